@@ -1,0 +1,56 @@
+"""Shared test helpers. Tests that need ../shared (real data, the GPT-2 files) skip with a
+reason when it is absent; nothing here touches the network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = Path(os.environ.get("WORKBENCH_SHARED", ROOT.parent / "shared"))
+GPT2_BPE = SHARED / "gpt2-bpe"
+RASBT = SHARED / "data" / "rasbt-instruction-data" / "instruction-data.json"
+
+# Keep tests off the network even if a library tries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def need_shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared data/tokenizer folder beside the "
+                    "repository is needed for this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir() -> Path:
+    return need_shared(GPT2_BPE)
+
+
+@pytest.fixture(scope="session")
+def gpt2_tok(gpt2_dir):
+    from workbench.tokenizer import load_tokenizer
+
+    return load_tokenizer(gpt2_dir)
+
+
+@pytest.fixture(scope="session")
+def rasbt_json() -> Path:
+    return need_shared(RASBT)
+
+
+def run_cli(*args: str, input: str | None = None, cwd: Path | None = None,
+            env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m workbench ARGS` as a user would, capturing its output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "workbench", *args], input=input,
+                          capture_output=True, text=True, cwd=cwd or ROOT, env=full_env,
+                          timeout=timeout)
