@@ -16,7 +16,13 @@ from . import __version__
 
 # sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("workbench.commands.data", "show, count, balance, split and save instruction data"),
     "batch": ("workbench.commands.batch", "show a collated batch token by token (the mask inspector)"),
+    "generate": ("workbench.commands.generate", "generate from a model with a template"),
+    "train": ("workbench.commands.train", "fine-tune a model (foreground, detached, or resumed)"),
+    "diagnose": ("workbench.commands.diagnose", "flag leakage, looping, no-stop, echo in generations"),
+    "compare": ("workbench.commands.compare", "generate with base and SFT models and compare"),
+    "demo": ("workbench.commands.demo", "build the demo kit and rerun the seed pipelines"),
 }
 
 
@@ -34,7 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sessions", metavar="DIR", help="sessions folder (default: ./sessions)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        mod = importlib.import_module(module)
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue  # a command still being built in this checkout
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
         mod.add_arguments(p)
         p.set_defaults(_module=mod)

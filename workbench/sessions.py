@@ -1,0 +1,152 @@
+"""The on-disk layout of a training run, and how to read it back.
+
+```
+sessions/<name>/
+  config.toml         everything needed to rerun (TrainConfig)
+  status.json         {"state": starting|running|stopped|finished|failed, "pid", "step",
+                       "max_steps", "error", "started_at", "updated_at", ...}
+  metrics.jsonl       one object per logged step
+  eval.jsonl          one object per validation run
+  samples.jsonl       greedy samples of the configured prompts
+  train.log           the process's output
+  checkpoints/
+    index.json        {"latest": "step-40", "best": "step-30", "checkpoints": [...]}
+    step-N/           HF GPT-2 layout (config.json, model.safetensors, tokenizer files,
+                      workbench.json) + trainer_state.pt
+```
+
+Files are replaced atomically or appended a whole line at a time (see `fsutil`), so this
+module can read a running session at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkbenchError
+from .fsutil import read_jsonl
+
+STATES = ("starting", "running", "stopped", "finished", "failed")
+CONFIG = "config.toml"
+STATUS = "status.json"
+METRICS = "metrics.jsonl"
+EVAL = "eval.jsonl"
+SAMPLES = "samples.jsonl"
+LOG = "train.log"
+CHECKPOINTS = "checkpoints"
+INDEX = "index.json"
+
+
+def default_sessions_dir() -> Path:
+    """`$WORKBENCH_SESSIONS`, else `./sessions`."""
+    return Path(os.environ.get("WORKBENCH_SESSIONS", "sessions"))
+
+
+def session_dir(name: str, sessions_dir: str | os.PathLike | None = None) -> Path:
+    return Path(sessions_dir or default_sessions_dir()) / name
+
+
+def checkpoint_dir(session: Path, step: int) -> Path:
+    return session / CHECKPOINTS / f"step-{step}"
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def read_status(session: Path) -> dict:
+    return read_json(session / STATUS, {}) or {}
+
+
+def read_index(session: Path) -> dict:
+    return read_json(session / CHECKPOINTS / INDEX, {}) or {}
+
+
+def resolve_checkpoint(session: Path, which: str = "latest") -> Path:
+    """A checkpoint folder of a session: `latest`, `best`, or `step-N`."""
+    index = read_index(session)
+    root = session / CHECKPOINTS
+    if which in ("latest", "best"):
+        name = index.get(which) or (index.get("latest") if which == "best" else None)
+        if name is None:  # no index (an older or copied run): the highest step
+            steps = sorted((int(p.name.split("-")[1]), p) for p in root.glob("step-*")
+                           if p.name.split("-")[1].isdigit()) if root.exists() else []
+            if not steps:
+                raise WorkbenchError(f"session {session.name}: no checkpoint yet ({root})")
+            return steps[-1][1]
+        path = root / name
+    else:
+        path = root / which
+    if not path.is_dir():
+        raise WorkbenchError(f"session {session.name}: checkpoint {which!r} not found in {root}")
+    return path
+
+
+def split_model_spec(spec: str) -> tuple[str, str]:
+    """'name@best' -> ('name', 'best'); 'name' -> ('name', 'latest')."""
+    if "@" in spec and not spec.startswith(("/", ".")):
+        name, which = spec.rsplit("@", 1)
+        return name, which or "latest"
+    return spec, "latest"
+
+
+def find_session(spec: str, sessions_dir: str | os.PathLike | None = None) -> Path | None:
+    """The session folder a model spec names (`NAME`, `NAME@best`, `session:NAME`), if any."""
+    name, _ = split_model_spec(spec.removeprefix("session:"))
+    if "/" in name or not name:
+        return None
+    path = session_dir(name, sessions_dir)
+    return path if (path / CONFIG).exists() or (path / CHECKPOINTS).exists() else None
+
+
+@dataclass
+class SessionInfo:
+    """What the Sessions screen lists about one run."""
+
+    name: str
+    path: Path
+    status: dict
+    config: dict
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "unknown")
+
+    def metrics(self) -> list[dict]:
+        return read_jsonl(self.path / METRICS)
+
+    def evals(self) -> list[dict]:
+        return read_jsonl(self.path / EVAL)
+
+    def samples(self) -> list[dict]:
+        return read_jsonl(self.path / SAMPLES)
+
+
+def list_sessions(sessions_dir: str | os.PathLike | None = None) -> list[SessionInfo]:
+    root = Path(sessions_dir or default_sessions_dir())
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not ((path / CONFIG).exists() or (path / STATUS).exists()):
+            continue
+        out.append(SessionInfo(path.name, path, read_status(path), _read_toml(path / CONFIG)))
+    return out
+
+
+def _read_toml(path: Path) -> dict:
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
