@@ -43,6 +43,16 @@ _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assista
 _CHAT_ROLES = {"system", "user", "assistant"}
 
 
+# The template a format is usually trained with (the UI's and the CLI's default).
+DEFAULT_TEMPLATES = {"alpaca": "alpaca", "prompt-completion": "alpaca", "prompt-response": "alpaca",
+                     "question-answer": "alpaca", "chat": "chatml", "sharegpt": "chatml",
+                     "tinystories": "story", "text": "text"}
+
+
+def default_template(fmt: str) -> str:
+    return DEFAULT_TEMPLATES.get(fmt, "alpaca")
+
+
 def format_names() -> list[str]:
     return [*FORMATS, TINYSTORIES_RAW]
 
