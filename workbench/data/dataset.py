@@ -213,10 +213,13 @@ class Dataset:
 
     def label_names(self, split: str | None = None, max_values: int = 50) -> list[str]:
         """Columns that work as labels: scalar, not long text, few distinct values."""
+        from .formats import FORMATS
+
         s = self.split(split)
+        text_cols = set(FORMATS.get(self.format, {}).get("text", ()))
         out = []
         for name in s.table.column_names:
-            if name in INTERNAL:
+            if name in INTERNAL or name in text_cols:
                 continue
             t = s.table.schema.field(name).type
             if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)

@@ -46,10 +46,20 @@ def open_dataset(source: str, *, format: str | None = None, split: str | None = 
             openers, known = local_openers(path, format)
             return StreamingDataset(source, _stream_format(format, known), format is None,
                                     openers, {"kind": "local", "path": str(path)})
+        from . import cache
+
+        key = cache.source_key(path, format, split)
+        cached = cache.load(key, source)
+        if cached is not None:
+            return cached
         if format == TINYSTORIES_RAW:
             raw = parse_tinystories_file(path)
         else:
             raw = load_local(path, format)
+        ds = _to_dataset(source, raw, format, split)
+        if raw.info.get("cache") or _memory_mapped(raw):
+            return ds  # already memory-mapped (parsed TinyStories, parquet, save_to_disk)
+        return cache.store(ds, key)
     elif is_hub_id(source):
         ds, info = load_hub(source, config=config, split=split, revision=revision,
                             streaming=streaming)
@@ -63,6 +73,10 @@ def open_dataset(source: str, *, format: str | None = None, split: str | None = 
     else:
         raise WorkbenchError(f"{source}: no such file or folder (and not a Hub dataset id)")
     return _to_dataset(source, raw, format, split)
+
+
+def _memory_mapped(raw: RawData) -> bool:
+    return raw.info.get("kind") == "disk" or str(raw.info.get("path", "")).endswith(".parquet")
 
 
 def _stream_format(given: str | None, known: str | None) -> str | None:
