@@ -1,0 +1,282 @@
+"""The training configuration: one dataclass, read from and written to TOML.
+
+Each field's docstring is its help text (the Train screen shows it beside the field, and
+`field_help()` reads it). `validate()` checks everything before a run starts and names the
+field that is wrong.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkbenchError
+
+SCHEDULES = ("cosine", "linear", "constant")
+DTYPES = ("auto", "fp32", "bf16")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass
+class TrainConfig:
+    # -- model ------------------------------------------------------------------------
+    model: str = "demo-base"
+    """Model to fine-tune: a Hub id (gpt2, distilgpt2), a local HF folder, a session
+    (NAME, NAME@best), or `scratch` for a new random GPT-2 (sizes below)."""
+    revision: str = ""
+    """Hub revision (commit, tag or branch) to pin; empty for the default branch."""
+    tokenizer: str = "gpt2"
+    """Tokenizer for a `scratch` model: gpt2, bytes, or a folder. Ignored otherwise (the
+    model's own tokenizer is used)."""
+    n_layer: int = 4
+    """Layers of a `scratch` model."""
+    n_head: int = 4
+    """Attention heads of a `scratch` model."""
+    n_embd: int = 256
+    """Width of a `scratch` model."""
+    n_positions: int = 512
+    """Context length of a `scratch` model."""
+
+    # -- data ---------------------------------------------------------------------------
+    data: str = ""
+    """Training data: a file, a folder, or a Hub dataset id (anything `workbench data` takes)."""
+    format: str = ""
+    """Row format; empty to detect (alpaca, chat, sharegpt, prompt-completion, text, ...)."""
+    split: str = "train"
+    """Split to train on."""
+    val_split: str = ""
+    """Split to validate on; empty to use `validation` if the data has one, else `val_ratio`."""
+    val_ratio: float = 0.05
+    """Share of the training split held out for validation when there is no validation split
+    (0 for none)."""
+    balance_label: str = ""
+    """Balance the training data by this label (e.g. ending); empty for no balancing."""
+    balance_strategy: str = "undersample"
+    """undersample, oversample, or ratio (see `workbench data balance`)."""
+    balance_ratio: str = ""
+    """For ratio: shares (happy=0.5,sad=0.5) or caps (happy=1000,sad=500)."""
+    template: str = ""
+    """Prompt template (alpaca, alpaca-ch7, phi3, chatml, story, inst-resp, text, or a .toml
+    file); empty for the model's saved template, else the data format's usual one."""
+    loss_on: str = "response"
+    """response: train only on answers (and their end token); all: the prompt too."""
+    max_len: int = 512
+    """Positions per row; longer examples lose the end of their response (counted)."""
+    batcher: str = "grouped"
+    """random, grouped (similar lengths together: little padding), or packed (several
+    examples per row, attention kept inside each)."""
+
+    # -- optimisation ---------------------------------------------------------------------
+    batch_size: int = 8
+    """Rows per micro-batch."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    epochs: float = 1.0
+    """Passes over the training data (used when max_steps is 0)."""
+    max_steps: int = 0
+    """Optimizer steps to run; 0 to derive from epochs."""
+    lr: float = 5e-5
+    """Peak learning rate (SFT: 5-20% of the pretraining rate)."""
+    warmup_steps: int = 0
+    """Steps of linear warmup from 0 to lr."""
+    schedule: str = "cosine"
+    """After warmup: cosine or linear decay to min_lr_ratio × lr, or constant."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a share of lr."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (not applied to biases and LayerNorm weights)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.95
+    """AdamW beta2."""
+    grad_clip: float = 1.0
+    """Clip the gradient norm to this (0 for no clipping)."""
+
+    # -- evaluation, checkpoints, samples --------------------------------------------------
+    eval_every: int = 50
+    """Validation loss every N steps (0 for only at the end)."""
+    eval_batches: int = 0
+    """Validation batches per evaluation (0 for all)."""
+    save_every: int = 100
+    """Checkpoint every N steps (0 for only at the end)."""
+    keep_last: int = 2
+    """Checkpoints to keep besides the best by validation loss."""
+    sample_prompts: list[str] = field(default_factory=list)
+    """Prompts (rendered with the template) to answer greedily during training."""
+    sample_every: int = 100
+    """Write samples every N steps (0 for only at the end)."""
+    sample_max_new_tokens: int = 64
+    """Longest sample answer."""
+    log_every: int = 1
+    """Write a metrics line every N steps."""
+
+    # -- run ------------------------------------------------------------------------------
+    seed: int = 0
+    """Seed for data order, sampling and initialisation."""
+    device: str = "auto"
+    """auto (cuda > mps > cpu), cuda, mps, or cpu."""
+    dtype: str = "auto"
+    """auto (bf16 autocast on CUDA, fp32 elsewhere), fp32, or bf16 (CUDA only)."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+    nproc: int = 1
+    """Processes (GPUs) for data-parallel training under torchrun; 1 for one."""
+
+    # ------------------------------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Raise WorkbenchError naming the first field that is wrong."""
+        def bad(name: str, why: str) -> None:
+            raise WorkbenchError(f"config field {name!r}: {why} (got {getattr(self, name)!r})")
+
+        if not self.model:
+            bad("model", "a model is needed (a Hub id, a folder, a session, or scratch)")
+        if not self.data:
+            bad("data", "a data source is needed")
+        for name in ("n_layer", "n_head", "n_embd", "n_positions", "max_len", "batch_size",
+                     "grad_accum", "sample_max_new_tokens", "log_every"):
+            if getattr(self, name) < 1:
+                bad(name, "must be at least 1")
+        if self.model == "scratch" and self.n_embd % self.n_head:
+            bad("n_embd", f"must be divisible by n_head ({self.n_head})")
+        for name in ("max_steps", "warmup_steps", "eval_every", "eval_batches", "save_every",
+                     "keep_last", "sample_every", "threads", "seed"):
+            if getattr(self, name) < 0:
+                bad(name, "must not be negative")
+        if self.nproc < 1:
+            bad("nproc", "must be at least 1")
+        if not (self.epochs > 0 or self.max_steps > 0):
+            bad("epochs", "must be positive when max_steps is 0")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            bad("lr", "must be a positive number")
+        if not 0 <= self.min_lr_ratio <= 1:
+            bad("min_lr_ratio", "must be between 0 and 1")
+        if not 0 <= self.val_ratio < 1:
+            bad("val_ratio", "must be in [0, 1)")
+        if self.weight_decay < 0:
+            bad("weight_decay", "must not be negative")
+        if self.grad_clip < 0:
+            bad("grad_clip", "must not be negative (0 turns clipping off)")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                bad(name, "must be in [0, 1)")
+        choices = {"loss_on": ("response", "all"), "batcher": ("random", "grouped", "packed"),
+                   "schedule": SCHEDULES, "dtype": DTYPES, "device": DEVICES,
+                   "balance_strategy": ("undersample", "oversample", "ratio")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                bad(name, f"must be one of {', '.join(allowed)}")
+        if self.balance_label and self.balance_strategy == "ratio" and not self.balance_ratio:
+            bad("balance_ratio", "the ratio strategy needs shares or caps")
+        if not isinstance(self.sample_prompts, list) or not all(
+                isinstance(p, str) for p in self.sample_prompts):
+            bad("sample_prompts", "must be a list of strings")
+        return self
+
+    # ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> "TrainConfig":
+        """Build from a flat dict or one grouped in sections ([model], [data], ...)."""
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict) and key in SECTIONS:
+                flat.update(value)
+            else:
+                flat[key] = value
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(flat) - set(known))
+        if unknown:
+            raise WorkbenchError(f"{where}: unknown field {unknown[0]!r} "
+                                 f"(see `workbench train --help-config`)")
+        kwargs = {}
+        for name, value in flat.items():
+            kwargs[name] = _coerce(name, value, known[name], where)
+        return cls(**kwargs)
+
+    def to_toml(self) -> str:
+        from ..templates import toml_value
+
+        lines = ["# SFT Workbench training config (workbench train CONFIG.toml)"]
+        for section, names in SECTIONS.items():
+            lines.append(f"\n[{section}]")
+            for name in names:
+                value = getattr(self, name)
+                lines.append(f"{name} = {toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise WorkbenchError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise WorkbenchError(f"{path}: cannot read ({err})") from None
+        except tomllib.TOMLDecodeError as err:
+            raise WorkbenchError(f"{path}: not valid TOML ({err})") from None
+        return cls.from_dict(data, str(path))
+
+
+SECTIONS: dict[str, list[str]] = {
+    "model": ["model", "revision", "tokenizer", "n_layer", "n_head", "n_embd", "n_positions"],
+    "data": ["data", "format", "split", "val_split", "val_ratio", "balance_label",
+             "balance_strategy", "balance_ratio", "template", "loss_on", "max_len", "batcher"],
+    "optimisation": ["batch_size", "grad_accum", "epochs", "max_steps", "lr", "warmup_steps",
+                     "schedule", "min_lr_ratio", "weight_decay", "beta1", "beta2", "grad_clip"],
+    "evaluation": ["eval_every", "eval_batches", "save_every", "keep_last", "sample_prompts",
+                   "sample_every", "sample_max_new_tokens", "log_every"],
+    "run": ["seed", "device", "dtype", "threads", "nproc"],
+}
+
+
+def _coerce(name: str, value: Any, f, where: str) -> Any:
+    """TOML gives ints for floats and so on; check and convert to the field's type."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind.startswith("list"):
+            if isinstance(value, str):
+                return [value] if value else []
+            if not isinstance(value, list):
+                raise ValueError
+            return [str(v) for v in value]
+    except (TypeError, ValueError):
+        what = "a list of strings" if kind.startswith("list") else f"a{'n' if kind == 'int' else ''} {kind}"
+        raise WorkbenchError(f"{where}: field {name!r} must be {what}, got {value!r}") from None
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def field_help() -> dict[str, str]:
+    """Each field's docstring (the string right after its definition), as help text."""
+    source = inspect.getsource(TrainConfig)
+    tree = ast.parse(source)
+    cls = tree.body[0]
+    out: dict[str, str] = {}
+    body = cls.body  # type: ignore[attr-defined]
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and \
+                isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant) \
+                and isinstance(nxt.value.value, str):
+            out[node.target.id] = " ".join(nxt.value.value.split())
+    return out

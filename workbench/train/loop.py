@@ -1,0 +1,546 @@
+"""The SFT loop, read top to bottom: set up, loop, save.
+
+`run(config, session)` trains in this process and writes the session folder as it goes
+(see `workbench.sessions`). It is what `workbench train` runs, in the foreground or as a
+detached process started by `workbench.train.runner`.
+
+* Loss: the sum of token losses divided by the number of target tokens of the whole
+  optimizer step, across all its micro-batches (and all processes), not a mean of
+  per-micro-batch means. The LM head runs only at target positions (`GPT.target_loss`).
+* AdamW without weight decay on biases and LayerNorm weights; linear warmup, then cosine,
+  linear or constant; gradient clipping; bf16 autocast on CUDA, fp32 on MPS and CPU.
+* Exact resume: a checkpoint holds the weights, the optimizer, the step, the data position
+  (epoch, micro-batch) and the RNG states; the data order is a pure function of
+  (seed, epoch), so 10 + resume + 10 steps equal 20 straight.
+* Stop (SIGTERM/SIGINT set `stop`): the current step finishes, a checkpoint is written,
+  the state becomes `stopped`. A NaN/inf loss or CUDA out-of-memory ends the run `failed`
+  with the step, what happened and what to do; earlier checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import WorkbenchError
+from ..fsutil import append_jsonl, write_text_atomic
+from ..sessions import CONFIG, EVAL, LOG, METRICS, SAMPLES, read_index, read_status
+from .config import TrainConfig
+from .status import StatusWriter, process_start_time
+
+
+@dataclass
+class DataBundle:
+    """The encoded training and validation data."""
+
+    train: Any                  # EncodedSet
+    val: Any | None             # EncodedSet or None
+    report: dict[str, Any]      # counts for the log and the status
+
+
+class Log:
+    """Lines for train.log (and stderr in the foreground)."""
+
+    def __init__(self, session: Path, echo: bool, enabled: bool = True) -> None:
+        self.path = session / LOG
+        self.echo = echo
+        self.enabled = enabled
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        if self.echo:
+            print(line, file=sys.stderr, flush=True)
+
+
+def lr_at(step: int, config: TrainConfig, max_steps: int) -> float:
+    """Learning rate for optimizer step `step` (0-based): warmup, then the schedule."""
+    peak, floor = config.lr, config.lr * config.min_lr_ratio
+    if config.warmup_steps and step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return peak
+    span = max(1, max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    if config.schedule == "linear":
+        return peak - (peak - floor) * progress
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
+
+
+def param_groups(model, weight_decay: float) -> list[dict]:
+    """Decay matrices (and embeddings); never biases or LayerNorm weights (1-D tensors)."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+# ----------------------------------------------------------------------------------------
+
+
+def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], None]) -> DataBundle:
+    """Open, split, balance and encode the data; count what is usable and what is not."""
+    from ..collate import encode_examples
+    from ..data.balance import balance, make_validation, parse_ratio
+    from ..data.sources import open_dataset
+
+    ds = open_dataset(config.data, format=config.format or None)
+    if config.split not in ds.splits:
+        raise WorkbenchError(f"config field 'split': {config.data} has no split {config.split!r} "
+                             f"(splits: {', '.join(ds.split_names)})")
+    val_split = config.val_split or ("validation" if "validation" in ds.splits else "")
+    if config.val_split and config.val_split not in ds.splits:
+        raise WorkbenchError(f"config field 'val_split': {config.data} has no split "
+                             f"{config.val_split!r} (splits: {', '.join(ds.split_names)})")
+    if not val_split and config.val_ratio > 0:
+        ds = make_validation(ds, config.val_ratio, seed=config.seed, from_split=config.split,
+                             name="validation")
+        val_split = "validation"
+    keep = {config.split: ds.split(config.split)}
+    if val_split:
+        keep[val_split] = ds.split(val_split)
+    ds = ds.with_splits(keep)
+    if config.balance_label:
+        ds, rep = balance(ds, config.balance_label, config.balance_strategy, seed=config.seed,
+                          ratio=parse_ratio(config.balance_ratio))
+        log(f"balanced by {config.balance_label} ({config.balance_strategy}): "
+            f"{rep.before} -> {rep.after}")
+    bad = ds.bad
+    if bad:
+        log(f"{bad.total} bad rows in {config.data} skipped: " + "; ".join(bad.lines()))
+    train = encode_examples(ds.iter_examples(config.split), template, tokenizer,
+                            loss_on=config.loss_on, max_len=config.max_len)
+    val = (encode_examples(ds.iter_examples(val_split), template, tokenizer,
+                           loss_on=config.loss_on, max_len=config.max_len) if val_split else None)
+    report = {"format": ds.format, "train_rows": ds.num_rows(config.split),
+              "trainable": len(train), "dropped": len(train.dropped),
+              "truncated": int(train.truncated.sum()), "template_errors": len(train.errors),
+              "bad_rows": bad.total, "val_rows": ds.num_rows(val_split) if val_split else 0,
+              "val_trainable": len(val) if val is not None else 0,
+              "target_tokens": int(train.target.sum())}
+    log(f"data {config.data} ({ds.format}): {report['train_rows']} training rows -> "
+        f"{report['trainable']} trainable examples, {report['dropped']} dropped (no target "
+        f"after truncation to max_len {config.max_len}), {report['truncated']} truncated, "
+        f"{report['template_errors']} not renderable with {template.name}; validation "
+        f"{report['val_trainable']} examples")
+    for row, reason in train.dropped[:3]:
+        log(f"  dropped row {row}: {reason}")
+    for row, problem in train.errors[:3]:
+        log(f"  skipped row {row}: {problem}")
+    if len(train) == 0:
+        raise WorkbenchError(f"no training example has a target ({report['train_rows']} rows: "
+                             f"{report['dropped']} dropped, {report['template_errors']} not "
+                             f"renderable with template {template.name})")
+    if val is not None and len(val) == 0:
+        val = None
+    return DataBundle(train, val, report)
+
+
+def build_model(config: TrainConfig, device: str, sessions_dir: Path | None,
+                resume_from: Path | None = None):
+    """(model, tokenizer, template) from the config: a pretrained model or a new one, or,
+    to resume, exactly what the checkpoint holds (weights, tokenizer, template)."""
+    from ..data.formats import default_template
+    from ..model import GPT, GPTConfig, load_model
+    from ..templates import get_template
+    from ..tokenizer import load_tokenizer
+
+    if resume_from is not None:
+        loaded = load_model(resume_from, device=device)
+        if loaded.template is None:
+            raise WorkbenchError(f"{resume_from}: the checkpoint records no template")
+        return loaded.model, loaded.tokenizer, loaded.template
+    if config.model == "scratch":
+        tokenizer = load_tokenizer(config.tokenizer)
+        saved_template = None
+        model = None
+    else:
+        loaded = load_model(config.model, device=device, revision=config.revision or None,
+                            sessions_dir=sessions_dir)
+        tokenizer, saved_template, model = loaded.tokenizer, loaded.template, loaded.model
+    if config.template:
+        template = get_template(config.template)
+    elif saved_template is not None and saved_template.name != "text":
+        template = saved_template
+    else:
+        template = get_template(default_template(config.format or _guess_format(config)))
+    from ..collate import tokenizer_for
+
+    tok = tokenizer_for(tokenizer, template)
+    if model is None:
+        import torch
+
+        torch.manual_seed(config.seed)
+        model = GPT(GPTConfig(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                              n_positions=config.n_positions, vocab_size=tok.n_vocab)).to(device)
+    if tok.n_vocab > model.config.vocab_size:
+        model.resize_token_embeddings(tok.n_vocab)
+    if config.max_len > model.config.n_positions:
+        raise WorkbenchError(f"config field 'max_len': {config.max_len} is more than the "
+                             f"model's context ({model.config.n_positions} positions)")
+    return model, tok, template
+
+
+def _guess_format(config: TrainConfig) -> str:
+    from ..data.sources import open_dataset
+
+    return open_dataset(config.data).format
+
+
+# ----------------------------------------------------------------------------------------
+
+
+class Stream:
+    """The endless sequence of micro-batch plans: epoch 0's batches, then epoch 1's, ...
+    Its position (epoch, index) is all a resume needs: plans are a function of (seed, epoch)."""
+
+    def __init__(self, encoded, config: TrainConfig, pad_id: int, epoch: int = 0, index: int = 0):
+        self.encoded, self.config, self.pad_id = encoded, config, pad_id
+        self.epoch, self.index = epoch, index
+        self._plan_epoch = -1
+        self._plan: list = []
+
+    def plan(self, epoch: int) -> list:
+        from ..collate import plan_batches
+
+        if epoch != self._plan_epoch:
+            self._plan = plan_batches(self.encoded.lengths, self.config.batch_size,
+                                      self.config.batcher, seed=self.config.seed, epoch=epoch,
+                                      max_len=self.config.max_len)
+            self._plan_epoch = epoch
+        return self._plan
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.plan(0))
+
+    def take(self, n: int) -> list:
+        """The next n micro-batches (collated), advancing the position."""
+        from ..collate import collate_plan
+
+        out = []
+        for _ in range(n):
+            plan = self.plan(self.epoch)
+            if self.index >= len(plan):
+                self.epoch, self.index = self.epoch + 1, 0
+                plan = self.plan(self.epoch)
+            out.append(collate_plan(self.encoded, plan[self.index], pad_id=self.pad_id))
+            self.index += 1
+        return out
+
+    @property
+    def epoch_progress(self) -> float:
+        return self.epoch + self.index / max(1, len(self.plan(self.epoch)))
+
+
+def evaluate(model, encoded, config: TrainConfig, pad_id: int, device: str) -> tuple[float, int]:
+    """Mean loss per target token over the validation data (or its first eval_batches)."""
+    import torch
+
+    from ..collate import collate_plan, plan_batches
+    from ..device import autocast
+
+    plan = plan_batches(encoded.lengths, config.batch_size, "grouped", seed=0, epoch=0,
+                        max_len=config.max_len)
+    if config.eval_batches:
+        plan = plan[:config.eval_batches]
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for batch_plan in plan:
+            batch = collate_plan(encoded, batch_plan, pad_id=pad_id).to_torch(device)
+            with autocast(device):
+                loss_sum, n = model.target_loss(batch["input_ids"], batch["labels"],
+                                                batch["position_ids"], batch.get("segment_ids"))
+            total += float(loss_sum)
+            count += int(n)
+    model.train(was_training)
+    return (total / count if count else float("nan")), count
+
+
+def write_samples(session: Path, step: int, model, tokenizer, template, config: TrainConfig,
+                  device: str) -> list[dict]:
+    """Greedy answers to the configured prompts, with their stop reasons."""
+    from ..data.records import Example, Message
+    from ..generate import GenerationConfig, generate_for_examples
+    from ..model import LoadedModel
+
+    if not config.sample_prompts:
+        return []
+    role = "text" if template.kind == "text" else "user"
+    examples = [Example([Message(role, p)], {"row": i}) for i, p in enumerate(config.sample_prompts)]
+    loaded = LoadedModel(model, tokenizer, template, "training", {"device": device})
+    was_training = model.training
+    model.eval()
+    try:
+        results = generate_for_examples(loaded, template, examples,
+                                        GenerationConfig(max_new_tokens=config.sample_max_new_tokens))
+    except WorkbenchError as err:  # a prompt longer than the context, say
+        results = None
+        out = [{"step": step, "prompt": p, "error": err.message} for p in config.sample_prompts]
+    finally:
+        model.train(was_training)
+    if results is not None:
+        out = [{"step": step, "prompt": p, "text": r.text, "stop_reason": r.stop_reason,
+                "new_tokens": r.new_tokens} for p, r in zip(config.sample_prompts, results)]
+    for line in out:
+        append_jsonl(session / SAMPLES, line)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+
+
+def run(config: TrainConfig, session: Path, *, resume: bool = False,
+        stop: threading.Event | None = None, echo: bool = False,
+        on_step: Callable[[dict], None] | None = None,
+        sessions_dir: Path | None = None) -> str:
+    """Train; returns the final state (finished, stopped or failed). Raises WorkbenchError
+    only for problems found before training starts (bad config, data with no target)."""
+    import torch
+
+    from ..device import autocast, pick_device
+    from .checkpoint import load_trainer_state, save_checkpoint
+    from .distributed import Dist
+
+    dist = Dist.from_env()
+    stop = stop or threading.Event()
+    session.mkdir(parents=True, exist_ok=True)
+    log = Log(session, echo, enabled=dist.is_main)
+    status = StatusWriter(session, enabled=dist.is_main)
+    config.validate()
+    if dist.is_main and not resume:
+        write_text_atomic(session / CONFIG, config.to_toml())
+    status.update(state="starting", pid=os.getpid(), pid_start=process_start_time(os.getpid()),
+                  host=socket.gethostname(), error=None, max_steps=None,
+                  started_at=status.now() if not resume else read_status(session).get("started_at"),
+                  model=config.model, data=config.data)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = dist.device(pick_device(config.device))
+    if config.dtype == "bf16" and not device.startswith("cuda"):
+        raise WorkbenchError(f"config field 'dtype': bf16 needs a CUDA device (device is {device})")
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    # -- set up -------------------------------------------------------------------------
+    resume_from = _resume_folder(session) if resume else None
+    model, tokenizer, template = build_model(config, device, sessions_dir, resume_from)
+    data = prepare_data(config, template, tokenizer, log)
+    pad_id = tokenizer.eos_id
+    per_step = config.grad_accum * dist.world
+    stream = Stream(data.train, config, pad_id)
+    max_steps = config.max_steps or max(1, math.ceil(config.epochs * stream.batches_per_epoch / per_step))
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr,
+                                  betas=(config.beta1, config.beta2), eps=1e-8)
+    step, tokens_seen, elapsed_before, best = 0, 0, 0.0, (None, None)
+    if resume_from is not None:
+        folder = resume_from
+        state = load_trainer_state(folder)
+        optimizer.load_state_dict(state["optimizer"])
+        step, tokens_seen = state["step"], state["tokens_seen"]
+        elapsed_before = state["elapsed_s"]
+        best = (state.get("best_val_loss"), state.get("best_step"))
+        stream.epoch, stream.index = state["data_epoch"], state["data_index"]
+        _set_rng(state["rng"])
+        log(f"resumed from {folder.name} at step {step} (epoch {stream.epoch}, batch {stream.index})")
+    train_model = dist.wrap(model)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model {config.model} ({n_params / 1e6:.2f}M parameters) on {device}"
+        f"{' ×' + str(dist.world) if dist.world > 1 else ''}; template {template.name}; "
+        f"tokenizer {tokenizer.describe()}; {max_steps} steps of {per_step} micro-batches × "
+        f"{config.batch_size} rows ({config.batcher}, loss on {config.loss_on})")
+    status.update(state="running", step=step, max_steps=max_steps, device=device,
+                  template=template.name, data_report=data.report, n_params=n_params)
+
+    def trainer_state() -> dict:
+        return {"step": step, "tokens_seen": tokens_seen, "elapsed_s": elapsed_s(),
+                "optimizer": optimizer.state_dict(), "data_epoch": stream.epoch,
+                "data_index": stream.index, "rng": _get_rng(), "best_val_loss": best[0],
+                "best_step": best[1], "max_steps": max_steps}
+
+    start_time = time.time()
+
+    def elapsed_s() -> float:
+        return elapsed_before + time.time() - start_time
+
+    def checkpoint(val_loss: float | None) -> None:
+        if dist.is_main:
+            folder = save_checkpoint(session, step, model, tokenizer, template, trainer_state(),
+                                     val_loss, config.keep_last,
+                                     extra={"step": step, "session": session.name})
+            status.update(last_checkpoint=folder.name, best_checkpoint=read_index(session).get("best"))
+            log(f"checkpoint {folder.name}" + (f" (val loss {val_loss:.4f})" if val_loss is not None else ""))
+        dist.barrier()
+
+    def run_eval() -> float | None:
+        nonlocal best
+        if data.val is None:
+            return None
+        val_loss, n = evaluate(model, data.val, config, pad_id, device)
+        if best[0] is None or val_loss < best[0]:
+            best = (val_loss, step)
+        if dist.is_main:
+            append_jsonl(session / EVAL, {"step": step, "val_loss": val_loss, "val_tokens": n,
+                                          "elapsed_s": round(elapsed_s(), 3)})
+            status.update(best_val_loss=best[0], best_step=best[1], last_val_loss=val_loss)
+        log(f"step {step}: val loss {val_loss:.4f} ({n} target tokens)")
+        return val_loss
+
+    # -- the loop -----------------------------------------------------------------------
+    model.train()
+    last_val: float | None = None
+    try:
+        while step < max_steps:
+            t0 = time.time()
+            lr = lr_at(step, config, max_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batches = stream.take(per_step)
+            mine = batches[dist.rank::dist.world]
+            # the step's loss is normalised by ALL its target tokens, on every process
+            n_targets = dist.sum(sum(b.n_targets for b in batches[dist.rank::dist.world]))
+            loss_total = 0.0
+            for k, batch in enumerate(mine):
+                t = batch.to_torch(device)
+                with dist.no_sync(train_model, last=k == len(mine) - 1), autocast(device):
+                    loss_sum, _ = train_model(t["input_ids"], t["labels"], t["position_ids"],
+                                              t.get("segment_ids"))
+                    (loss_sum * dist.world / max(1, n_targets)).backward()
+                loss_total += float(loss_sum.detach())
+            loss = dist.sum(loss_total) / max(1, n_targets)
+            if not math.isfinite(loss):
+                raise NonFinite(loss)
+            grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                         if config.grad_clip > 0 else _grad_norm(model))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            real = dist.sum(sum(b.n_real for b in mine))
+            tokens_seen += real
+            dt = time.time() - t0
+            if dist.is_main and (step % config.log_every == 0 or step == max_steps):
+                metrics = {"step": step, "epoch": round(stream.epoch_progress, 4), "loss": loss,
+                           "lr": lr, "grad_norm": float(grad_norm), "tokens": real,
+                           "target_tokens": n_targets, "tokens_per_s": round(real / dt, 1),
+                           "elapsed_s": round(elapsed_s(), 3)}
+                append_jsonl(session / METRICS, metrics)
+                status.update(step=step, epoch=metrics["epoch"], loss=loss,
+                              tokens_per_s=metrics["tokens_per_s"], tokens_seen=tokens_seen)
+                if on_step:
+                    on_step({**metrics, "max_steps": max_steps})
+            at_end = step == max_steps
+            if (config.eval_every and step % config.eval_every == 0) or at_end or \
+                    (config.save_every and step % config.save_every == 0):
+                last_val = run_eval()
+            if dist.is_main and ((config.sample_every and step % config.sample_every == 0) or at_end):
+                write_samples(session, step, model, tokenizer, template, config, device)
+            stopping = dist.any(stop.is_set())
+            if at_end or stopping or (config.save_every and step % config.save_every == 0):
+                checkpoint(last_val if _evaluated_now(config, step, at_end) else None)
+            if stopping and not at_end:
+                log(f"stopped at step {step} of {max_steps} (resume with: workbench train "
+                    f"--resume {session.name})")
+                status.update(state="stopped", finished_at=status.now())
+                return "stopped"
+    except NonFinite as err:
+        msg = (f"loss became {err.value} at step {step + 1}; stopped before updating the weights. "
+               f"Last good checkpoint: {read_index(session).get('latest') or 'none'}. Try a lower "
+               "lr, more warmup_steps, or check the data for empty or broken rows")
+        log(msg)
+        status.update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
+        return "failed"
+    except Exception as err:  # noqa: BLE001 - every failure ends in the status, with its step
+        if _is_oom(err):
+            msg = (f"out of memory at step {step + 1} with micro-batch size {config.batch_size} "
+                   f"× max_len {config.max_len}: lower batch_size and raise grad_accum to keep "
+                   f"the same effective batch (or lower max_len). Last good checkpoint: "
+                   f"{read_index(session).get('latest') or 'none'}")
+        else:
+            msg = f"{type(err).__name__} at step {step + 1}: {err}"
+        log(msg)
+        log(traceback.format_exc().rstrip())
+        status.update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
+        return "failed"
+    finally:
+        dist.close()
+    log(f"finished {max_steps} steps in {elapsed_s():.1f} s"
+        + (f"; best val loss {best[0]:.4f} at step {best[1]}" if best[0] is not None else ""))
+    status.update(state="finished", finished_at=status.now())
+    return "finished"
+
+
+class NonFinite(Exception):
+    def __init__(self, value: float) -> None:
+        super().__init__(str(value))
+        self.value = value
+
+
+def _evaluated_now(config: TrainConfig, step: int, at_end: bool) -> bool:
+    return at_end or bool(config.eval_every and step % config.eval_every == 0) or \
+        bool(config.save_every and step % config.save_every == 0)
+
+
+def _is_oom(err: BaseException) -> bool:
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(err, oom) or "out of memory" in str(err).lower()
+
+
+def _grad_norm(model) -> float:
+    import torch
+
+    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
+    return float(torch.norm(torch.stack(norms))) if norms else 0.0
+
+
+def _resume_folder(session: Path) -> Path:
+    from ..sessions import resolve_checkpoint
+
+    return resolve_checkpoint(session, "latest")
+
+
+def _get_rng() -> dict:
+    import torch
+
+    np_state = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng(state: dict) -> None:
+    import torch
+
+    random.setstate(_tuplify(state["python"]))
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(x):
+    return tuple(_tuplify(v) for v in x) if isinstance(x, (list, tuple)) else x
