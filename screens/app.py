@@ -1,27 +1,145 @@
-"""The workbench app shell."""
+"""The workbench app shell: five areas as Textual modes (Data, Batches, Train, Chat,
+Sessions) switched with 1-5, a context header, F1 help, the command palette (Ctrl+P) with
+each screen's main actions, themes, and the state that persists between launches.
+
+`make_app(...)` builds the app for `workbench` and for tests (which pass fixture folders and
+a state file of their own). Nothing heavy is imported here: each screen module is imported
+when its mode is first shown, and torch only when a screen needs a model.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import importlib
+import os
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .state import AppState, default_state_file
+
+# mode -> (module, class)
+SCREENS = {
+    "data": ("screens.data", "DataScreen"),
+    "batches": ("screens.batches", "BatchesScreen"),
+    "train": ("screens.train", "TrainScreen"),
+    "chat": ("screens.chat", "ChatScreen"),
+    "sessions": ("screens.sessions", "SessionsScreen"),
+}
+TITLES = {"data": "Data", "batches": "Batches", "train": "Train", "chat": "Chat",
+          "sessions": "Sessions"}
+
+
+def _factory(mode: str):
+    def make() -> Screen:
+        module, cls = SCREENS[mode]
+        return getattr(importlib.import_module(module), cls)()
+    return make
 
 
 class WorkbenchApp(App):
     """SFT Workbench."""
 
     TITLE = "SFT Workbench"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "app.tcss"
+    MODES = {mode: _factory(mode) for mode in SCREENS}
+    BINDINGS = [
+        Binding("1", "switch_mode('data')", "Data", id="mode-data",
+                tooltip="Browse, filter and balance the data"),
+        Binding("2", "switch_mode('batches')", "Batches", id="mode-batches",
+                tooltip="Inspect collated batches token by token"),
+        Binding("3", "switch_mode('train')", "Train", id="mode-train",
+                tooltip="Configure, launch and watch training"),
+        Binding("4", "switch_mode('chat')", "Chat", id="mode-chat",
+                tooltip="Base vs SFT side by side"),
+        Binding("5", "switch_mode('sessions')", "Sessions", id="mode-sessions",
+                tooltip="Past and running training sessions"),
+        Binding("f1", "help", "Help", id="help", tooltip="Every key binding"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("q", "quit", "Quit", id="quit-q", show=False),
+    ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("SFT Workbench", id="welcome")
-        yield Footer()
+    def __init__(self, *, sessions_dir: str | os.PathLike | None = None,
+                 state_file: str | os.PathLike | None = None, data: str | None = None,
+                 data_format: str | None = None, template: str | None = None,
+                 model: str | None = None, start_mode: str = "data",
+                 persist: bool = True) -> None:
+        super().__init__()
+        from workbench.sessions import default_sessions_dir
+
+        self.sessions_dir = Path(sessions_dir or default_sessions_dir())
+        self.state_file = Path(state_file) if state_file else (default_state_file() if persist else None)
+        self.state = AppState.load(self.state_file)
+        if data is not None:
+            self.state.source, self.state.format = data, data_format or ""
+        if template is not None:
+            self.state.template = template
+        if model is not None:
+            self.state.model = model
+        self.start_mode = start_mode
+        if self.state.theme in self.available_themes:
+            self.theme = self.state.theme
+        self.datasets: dict[tuple, object] = {}  # opened datasets, shared by the screens
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+
+    def watch_theme(self, theme: str) -> None:
+        if hasattr(self, "state") and self.state.theme != theme:
+            self.state.theme = theme
+            self.save_state()
+
+    # -- shared context ----------------------------------------------------------------------
+    def set_context(self, **changes) -> None:
+        """Change the current data / template / model / tokenizer / session, remember it,
+        and tell the visible screen."""
+        for key, value in changes.items():
+            setattr(self.state, key, value)
+        if changes.get("source"):
+            self.state.remember(changes["source"])
+        self.save_state()
+        screen = self.screen
+        from .base import WorkbenchScreen
+        from .widgets.context_bar import ContextBar
+
+        if isinstance(screen, WorkbenchScreen):
+            screen.query_one(ContextBar).refresh_context()
+            screen.context_changed()
+
+    def save_state(self) -> None:
+        self.state.save(self.state_file)
+
+    # -- help and the command palette ---------------------------------------------------------
+    def action_help(self) -> None:
+        from .dialogs.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .base import WorkbenchScreen
+
+        if isinstance(screen, WorkbenchScreen):
+            for cmd in screen.commands():
+                yield SystemCommand(cmd.title, cmd.help, cmd.callback)
+        for mode, title in TITLES.items():
+            yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen",
+                                lambda mode=mode: self.switch_mode(mode))
+        yield SystemCommand("Help", "Every key binding", self.action_help)
+        yield from super().get_system_commands(screen)
 
 
-def make_app(**kwargs) -> WorkbenchApp:
-    return WorkbenchApp()
+def make_app(*, sessions_dir=None, state_file=None, data=None, data_format=None, template=None,
+             model=None, start_mode: str = "data", persist: bool = True) -> WorkbenchApp:
+    """The app, configured; tests pass fixture folders and their own state file."""
+    return WorkbenchApp(sessions_dir=sessions_dir, state_file=state_file, data=data,
+                        data_format=data_format, template=template, model=model,
+                        start_mode=start_mode, persist=persist)
 
 
-def run_app(**kwargs) -> int:
-    make_app(**kwargs).run()
-    return 0
+def run_app(*, data=None, data_format=None, template=None, model=None, sessions_dir=None) -> int:
+    app = make_app(data=data, data_format=data_format, template=template, model=model,
+                   sessions_dir=sessions_dir)
+    app.run()
+    return app.return_code or 0
