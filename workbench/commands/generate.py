@@ -1,0 +1,71 @@
+"""Generate from a model (a Hub id, a local folder, or a session) with a template: the prompt
+is rendered exactly as the training prefix, and generation stops on the template's end
+token, <|endoftext|>, its stop strings, or --max-new-tokens. Prints the answer and a footer
+(why it stopped, tokens, tokens/s); --json prints one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", required=True, metavar="M",
+                   help="a Hugging Face Hub id (gpt2, distilgpt2, ...), a local model folder, "
+                        "or a session (NAME, NAME@best, NAME@step-N)")
+    p.add_argument("--template", "-t", metavar="T",
+                   help="template name or .toml file (default: the one saved with the model)")
+    p.add_argument("--prompt", "-p", required=True, metavar="TEXT",
+                   help="the instruction (or the user turn)")
+    p.add_argument("--input", default="", metavar="TEXT",
+                   help="the optional input that goes with the instruction (Alpaca's input)")
+    p.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
+    p.add_argument("--temperature", type=float, default=0.0, metavar="X",
+                   help="0 is greedy (the default); above 0 samples")
+    p.add_argument("--top-k", type=int, default=0, metavar="K", help="0: off")
+    p.add_argument("--top-p", type=float, default=1.0, metavar="P", help="1: off")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R", help="1: off")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--device", default="auto", metavar="D", help="auto, cuda, mps or cpu")
+    p.add_argument("--sessions", metavar="DIR", help="sessions folder (default: ./sessions)")
+    p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit to load")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.records import Example
+    from ..errors import WorkbenchError
+    from ..generate import GenerationConfig, generate_for_examples
+    from ..model import load_model
+    from ..templates import get_template
+
+    config = GenerationConfig(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed)
+    loaded = load_model(args.model, device=args.device, revision=args.revision,
+                        sessions_dir=args.sessions)
+    template = get_template(args.template) if args.template else loaded.template
+    if template is None:
+        raise WorkbenchError(f"model {args.model}: no template was saved with it; pass "
+                             "--template (alpaca, alpaca-ch7, phi3, chatml, story, inst-resp, "
+                             "text, or a .toml file)")
+    example = Example.single(args.prompt, input=args.input)
+    result = generate_for_examples(loaded, template, [example], config)[0]
+
+    if args.json:
+        out = result.to_dict()
+        out.update(model=loaded.source, template=template.name, device=loaded.device)
+        json.dump(out, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    why = result.stop_reason
+    if result.stop_string is not None:
+        why += f" {result.stop_string!r} (cut from the text)"
+    elif result.context_full:
+        why += " (the context is full)"
+    sys.stdout.write(result.clean_text.rstrip("\n") + "\n")
+    sys.stdout.write(f"-- stop: {why} · {result.prompt_tokens} prompt tokens · "
+                     f"{result.new_tokens} new tokens · {result.tokens_per_second:.1f} tokens/s"
+                     f" · {loaded.source} · template {template.name} · {loaded.device}\n")
+    return 0

@@ -1,0 +1,343 @@
+"""GPT-2 in plain torch, in one file you can read top to bottom.
+
+The architecture is OpenAI's GPT-2: learned position embeddings, pre-LayerNorm blocks,
+GELU with the tanh approximation ("gelu_new"), and an LM head that shares its weight with
+the token embedding. Parameter names are Hugging Face's `GPT2LMHeadModel` names
+(`transformer.wte`, `transformer.h.0.attn.c_attn`, ...), so a checkpoint maps over with one
+change: Hugging Face stores `c_attn`, `c_proj` and `c_fc` as `Conv1D` with weight
+(in, out); here they are `nn.Linear` with weight (out, in), and `load.py` transposes them.
+
+Attention always goes through `F.scaled_dot_product_attention`, in one of three ways:
+
+* plain causal (one example per row): `is_causal=True`, no mask tensor (the fast path);
+* packed rows (several examples per row, from the collator): each example is gathered into
+  a short sequence of its own and attention runs causally over those (the unpad/pad trick),
+  so no example sees its neighbour and no work is spent on the T x T cross-example block;
+* with a `KVCache` (generation): the new queries attend to every filled cache slot that
+  holds a real token, and causally among themselves. Prompts of different lengths are
+  left-padded, and the cache remembers which slots are padding.
+
+Shapes: B batch, T time (new positions), L keys in the cache, C n_embd, nh heads,
+hs head size (C // nh), V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..collate import IGNORE_INDEX
+
+
+@dataclass
+class GPTConfig:
+    """The shape of a GPT-2 model (defaults: GPT-2 small, 124M parameters)."""
+
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    n_positions: int = 1024
+    vocab_size: int = 50257
+    layer_norm_epsilon: float = 1e-5
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd {self.n_embd} is not a multiple of n_head {self.n_head}")
+
+
+class KVCache:
+    """Keys and values of every past position, preallocated for the whole generation.
+
+    One tensor for K and one for V, each (n_layer, B, nh, max_len, hs), written in place:
+    a decoding step copies only its own new keys and never re-concatenates the past (a
+    cache that grows with `torch.cat` copies all of it at every step).
+
+    `keep` (B, max_len) marks the slots that hold real tokens: prompts of different lengths
+    are left-padded so that every sequence writes its next token into the same slot, and
+    the padded slots must never be attended to. None means no slot is padding.
+    """
+
+    def __init__(self, config: GPTConfig, batch_size: int, max_len: int,
+                 keep: torch.Tensor | None = None) -> None:
+        self.shape = (config.n_layer, batch_size, config.n_head, max_len,
+                      config.n_embd // config.n_head)
+        self.max_len = max_len
+        self.length = 0  # slots filled so far (the same for every sequence)
+        self.k: torch.Tensor | None = None  # allocated on the first write, in the
+        self.v: torch.Tensor | None = None  # activations' dtype and device (bf16 under autocast)
+        if keep is not None and keep.shape[1] < max_len:  # slots after the prompt are real
+            pad = keep.new_ones(keep.shape[0], max_len - keep.shape[1])
+            keep = torch.cat([keep, pad], dim=1)
+        self.keep = keep  # (B, max_len) bool, or None
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store the new keys/values of one layer; return all of them so far, (B, nh, L, hs)."""
+        if self.k is None:
+            self.k = k.new_zeros(self.shape)
+            self.v = v.new_zeros(self.shape)
+        start, end = self.length, self.length + k.size(2)
+        if end > self.max_len:
+            raise ValueError(f"KV cache full: {end} slots needed, {self.max_len} allocated")
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+@dataclass
+class Packed:
+    """Where the examples of packed rows sit, for per-example attention.
+
+    index (E, Lmax): for each of the E examples, the flat positions (into B*T) of its tokens,
+    padded on the right up to the longest example; valid (E, Lmax): which slots are real.
+    Padding positions of the rows (segment 0) belong to no example.
+    """
+
+    index: torch.Tensor
+    valid: torch.Tensor
+
+    @classmethod
+    def from_segments(cls, segment_ids: torch.Tensor) -> "Packed":
+        B, T = segment_ids.shape
+        flat = segment_ids.reshape(-1)  # (B*T,)
+        new_run = torch.ones_like(flat, dtype=torch.bool)
+        new_run[1:] = flat[1:] != flat[:-1]
+        new_run[::T] = True  # every row starts a run
+        starts = torch.nonzero(new_run).squeeze(1)  # (R,)
+        ends = torch.cat([starts[1:], starts.new_tensor([B * T])])
+        real = flat[starts] != 0  # runs of padding are no example
+        starts, lengths = starts[real], (ends - starts)[real]  # (E,)
+        slots = torch.arange(int(lengths.max()), device=flat.device)  # (Lmax,)
+        valid = slots[None, :] < lengths[:, None]  # (E, Lmax)
+        index = torch.where(valid, starts[:, None] + slots[None, :], starts[:, None])
+        return cls(index, valid)
+
+
+class CausalSelfAttention(nn.Module):
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        # query, key and value projections for all heads in one matrix, as GPT-2 stores them
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.dropout = config.dropout
+
+    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0):
+        B, T, C = x.size()
+        hs = C // self.n_head
+        if isinstance(mask, Packed):
+            return self.resid_dropout(self.c_proj(self._packed(x, mask)))
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, nh, L, hs), L = past + T
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal and mask is None,
+            dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
+        return self.resid_dropout(self.c_proj(y))
+
+    def _packed(self, x, packed: Packed):
+        """Attention inside each example of packed rows: gather every example into a row of
+        its own (padded on the right, which causal attention never looks at), run the fused
+        causal kernel, scatter back. Padding positions of the rows get zeros."""
+        B, T, C = x.size()
+        hs = C // self.n_head
+        qkv = self.c_attn(x).view(B * T, 3, self.n_head, hs)  # (B*T, 3, nh, hs)
+        g = qkv[packed.index]  # (E, Lmax, 3, nh, hs)
+        q, k, v = (t.transpose(1, 2) for t in g.unbind(2))  # 3 x (E, nh, Lmax, hs)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).reshape(*packed.index.shape, C)  # (E, Lmax, C)
+        out = x.new_zeros(B * T, C)
+        out[packed.index[packed.valid]] = y[packed.valid]
+        return out.view(B, T, C)
+
+
+class MLP(nn.Module):
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        x = self.c_fc(x)  # (B, T, 4C)
+        x = F.gelu(x, approximate="tanh")  # GPT-2's "gelu_new" is exactly the tanh form
+        return self.dropout(self.c_proj(x))  # (B, T, C)
+
+
+class Block(nn.Module):
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.mlp = MLP(config)
+
+    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0):
+        # pre-LayerNorm: each sublayer reads a normalized copy and adds to the residual stream
+        x = x + self.attn(self.ln_1(x), mask, is_causal, cache, layer)
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.n_positions, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.tie_weights()
+        self.apply(self._init_weights)
+        # GPT-2 scales the init of the projections that write into the residual stream by
+        # 1/sqrt(2 * n_layer): each block adds two of them, and the sum must not grow with depth
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def tie_weights(self) -> None:
+        """The LM head is the token embedding read backwards (one tensor, as in GPT-2)."""
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def _init_weights(self, module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Parameters (the tied head counted once); non_embedding leaves out wte and wpe."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.transformer.wte.weight.numel() + self.transformer.wpe.weight.numel()
+        return n
+
+    # ------------------------------------------------------------------------------------
+
+    def hidden(self, input_ids, position_ids=None, segment_ids=None, cache=None):
+        """Final hidden states after ln_f, (B, T, C).
+
+        position_ids (B, T): defaults to 0..T-1 (after the cached positions with a cache);
+        packed rows restart them at 0 for each example.
+        segment_ids (B, T): 1, 2, ... per example of a packed row, 0 for padding; attention
+        stays inside a segment. None: one causal sequence per row.
+        cache: a KVCache; the new keys/values are stored in it and it advances by T.
+        """
+        B, T = input_ids.size()
+        past = cache.length if cache is not None else 0
+        if position_ids is None:
+            if past + T > self.config.n_positions:
+                raise ValueError(f"{past + T} positions, the model has {self.config.n_positions}")
+            position_ids = torch.arange(past, past + T, device=input_ids.device)  # (T,)
+        mask, is_causal = self._attention_mask(T, segment_ids, cache, input_ids.device)
+        tok_emb = self.transformer.wte(input_ids)  # (B, T, C)
+        pos_emb = self.transformer.wpe(position_ids)  # (B, T, C) or (T, C)
+        x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, mask, is_causal, cache, i)
+        if cache is not None:
+            cache.length += T
+        return self.transformer.ln_f(x)  # (B, T, C)
+
+    def forward(self, input_ids, position_ids=None, segment_ids=None, cache=None):
+        """Logits at every position, (B, T, V): diagnostics look at all of them."""
+        return self.lm_head(self.hidden(input_ids, position_ids, segment_ids, cache))
+
+    def target_loss(self, input_ids, labels, position_ids=None, segment_ids=None, vocab=None):
+        """(sum of cross-entropy over the positions whose label is not -100, their count).
+
+        The LM head runs only at those positions. It is the largest matrix in the model
+        (C x 50257), and with the loss on responses only most positions have no target,
+        so gathering the hidden states first skips most of the head's work (and memory).
+
+        vocab: optional sorted ids (K,) the softmax is restricted to (every target must be
+        one of them): for pretraining a small model on a corpus that uses a few thousand of
+        the 50257 ids, the head then costs K/V of its full price. None: the full vocabulary.
+        """
+        x = self.hidden(input_ids, position_ids, segment_ids)  # (B, T, C)
+        has_target = labels != IGNORE_INDEX  # (B, T)
+        x = x[has_target]  # (N, C), N = positions with a target
+        targets = labels[has_target]  # (N,)
+        if vocab is None:
+            logits = self.lm_head(x).float()  # (N, V): the loss in fp32 even under autocast
+        else:
+            logits = F.linear(x, self.lm_head.weight[vocab]).float()  # (N, K)
+            targets = torch.searchsorted(vocab, targets)  # ids -> positions in vocab
+        loss_sum = F.cross_entropy(logits, targets, reduction="sum")
+        return loss_sum, has_target.sum()
+
+    def _attention_mask(self, T, segment_ids, cache, device):
+        """(mask, is_causal) for SDPA; mask is boolean, True where a query may look, or a
+        `Packed` layout for packed rows.
+
+        Built once per forward and shared by every layer. Returns (None, True) for plain
+        causal attention, so SDPA takes its fused causal path with no mask tensor.
+        """
+        if segment_ids is not None:
+            if cache is not None:
+                raise ValueError("packed rows (segment_ids) and a KV cache do not mix")
+            return Packed.from_segments(segment_ids), False
+        if cache is None:
+            return None, True
+        past = cache.length
+        if cache.keep is None:
+            if T == 1:
+                return None, False  # one new token may look at everything before it
+            if past == 0:
+                return None, True
+        q_slot = torch.arange(past, past + T, device=device)[:, None]  # (T, 1)
+        k_slot = torch.arange(past + T, device=device)[None, :]  # (1, L)
+        allowed = k_slot <= q_slot  # (T, L): causal across the cache and the new block
+        if cache.keep is not None:
+            allowed = allowed & cache.keep[:, None, :past + T]  # (B, T, L): skip padding
+            # a padding query still sees itself: some SDPA kernels (and torch before 2.5)
+            # turn an all-masked row into NaN, which would then spread through the values
+            allowed = allowed | (k_slot == q_slot)
+        else:
+            allowed = allowed[None]  # (1, T, L)
+        return allowed.unsqueeze(1), False  # (B or 1, 1, T, L)
+
+    # ------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def resize_token_embeddings(self, new_vocab: int) -> None:
+        """Grow (or shrink) the vocabulary, e.g. for added special tokens like <|user|>.
+
+        New rows start at the mean of the existing rows: a new token then looks like an
+        average token to every layer, instead of a random vector of the wrong scale that
+        the first updates have to undo. The LM head stays tied.
+        """
+        old = self.transformer.wte.weight  # (V, C)
+        if new_vocab == old.size(0):
+            return
+        if new_vocab < 1:
+            raise ValueError(f"vocabulary size must be at least 1, not {new_vocab}")
+        keep = min(new_vocab, old.size(0))
+        weight = old.new_empty(new_vocab, old.size(1))  # (new V, C)
+        weight[:keep] = old[:keep]
+        weight[keep:] = old.mean(dim=0, keepdim=True)
+        self.transformer.wte = nn.Embedding.from_pretrained(weight, freeze=not old.requires_grad)
+        self.lm_head.out_features = new_vocab
+        self.tie_weights()
+        self.config.vocab_size = new_vocab

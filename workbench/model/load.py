@@ -1,0 +1,509 @@
+"""Load a GPT-2 model from a Hub id, a local folder, or a workbench session; save one back.
+
+A model folder has the Hugging Face GPT-2 layout, so what the workbench writes loads in
+`transformers.GPT2LMHeadModel.from_pretrained(folder)` unchanged, and what the Hub holds
+loads here:
+
+```
+config.json          model_type "gpt2", n_layer, n_head, n_embd, n_positions, vocab_size, ...
+model.safetensors    (or pytorch_model.bin, read with torch.load(weights_only=True))
+vocab.json           GPT-2 BPE (tokenizer files, written by Tokenizer.save)
+merges.txt
+added_tokens.json    the special tokens a template added (<|user|>, ...) and their ids
+workbench.json       written by the workbench: the template and the added special tokens
+```
+
+Weights: Hugging Face stores `c_attn`, `c_proj`, `c_fc` as Conv1D (in, out); ours are
+nn.Linear (out, in), so they are transposed both ways. Keys may carry the `transformer.`
+prefix (a GPT2LMHeadModel save) or not (a GPT2Model save, like the original `gpt2`
+weights). The `attn.bias` / `attn.masked_bias` buffers of older saves are causal-mask
+constants, not weights, and are skipped. The LM head is tied to `wte` and stored once.
+
+No code from a checkpoint ever runs: safetensors holds only tensors, and a `.bin` is read
+with `weights_only=True`, which refuses any pickled object that is not a tensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkbenchError
+from ..fsutil import write_json_atomic
+from ..templates import Template, template_from_dict
+from ..tokenizer import Tokenizer, load_tokenizer
+
+WORKBENCH_FILE = "workbench.json"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+TOKENIZER_FILES = ("vocab.json", "merges.txt")
+OPTIONAL_FILES = ("workbench.json", "workbench_tokenizer.json", "added_tokens.json")
+# Conv1D weights in a Hugging Face GPT-2 checkpoint: stored (in, out), transposed here
+CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+# causal-mask buffers some saves include; constants, not weights
+BUFFERS = (".attn.bias", ".attn.masked_bias")
+# a Hub id: "gpt2", "distilgpt2", "openai-community/gpt2"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate or train.
+
+    Attributes:
+        model: the GPT, in eval mode, on its device.
+        tokenizer: its tokenizer, with the special tokens it was trained with restored.
+        template: the template saved with the checkpoint, or None (a plain Hub model).
+        source: where it came from, for display ("hub:gpt2@<commit>", a folder, "session:x@step-40").
+        info: kind (hub/folder/session), folder, weights file, revision, params, config, device.
+    """
+
+    model: Any
+    tokenizer: Tokenizer
+    template: Template | None
+    source: str
+    info: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return self.info.get("device", "cpu")
+
+
+# ----------------------------------------------------------------------------------------
+# Loading
+
+
+def load_model(spec: str | os.PathLike, *, device: str = "cpu", revision: str | None = None,
+               sessions_dir: str | os.PathLike | None = None,
+               dropout: float = 0.0) -> LoadedModel:
+    """Load a model named by `spec`, in this order:
+
+    * a workbench session: `NAME`, `NAME@latest`, `NAME@best`, `NAME@step-N`, `session:NAME`;
+    * a local folder in the Hugging Face GPT-2 layout;
+    * a Hugging Face Hub id (`revision` pins a branch, tag or commit; HF_TOKEN is honoured;
+      with no network, or HF_HUB_OFFLINE=1, it loads from the HF cache).
+
+    `device` is "auto", "cuda", "mps" or "cpu"; `dropout` is set for fine-tuning (the
+    checkpoint's own dropout settings are not used). Raises WorkbenchError naming the
+    model and the problem.
+    """
+    from ..device import pick_device
+    from ..sessions import default_sessions_dir, find_session, resolve_checkpoint, split_model_spec
+
+    text = str(spec).strip()
+    if not text:
+        raise WorkbenchError("no model given (a Hub id, a folder, or a session name)")
+    device = pick_device(device)
+    session = find_session(text, sessions_dir)
+    if session is None and text.startswith("session:"):
+        name = split_model_spec(text.removeprefix("session:"))[0]
+        raise WorkbenchError(f"model {text}: no session {name!r} in "
+                             f"{Path(sessions_dir or default_sessions_dir())}")
+    if session is not None or Path(text).expanduser().exists():
+        if revision:
+            raise WorkbenchError(f"model {text}: --revision applies to Hub ids only, "
+                                 "not to a local folder or a session")
+    if session is not None:
+        which = split_model_spec(text.removeprefix("session:"))[1]
+        folder = resolve_checkpoint(session, which)
+        return _load_folder(folder, device, dropout, f"session:{session.name}@{folder.name}",
+                            {"kind": "session", "session": session.name,
+                             "checkpoint": folder.name})
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise WorkbenchError(f"model {path}: is a file; give the folder that holds "
+                                 "config.json and the weights")
+        return _load_folder(path, device, dropout, str(path), {"kind": "folder"})
+    if HUB_ID.match(text):
+        folder, commit = _fetch_from_hub(text, revision)
+        return _load_folder(folder, device, dropout, f"hub:{text}@{commit[:12]}",
+                            {"kind": "hub", "repo_id": text, "revision": commit})
+    raise WorkbenchError(
+        f"model {text!r}: not a session in {Path(sessions_dir or default_sessions_dir())}, "
+        "not an existing folder, and not a Hugging Face Hub id")
+
+
+def _load_folder(folder: Path, device: str, dropout: float, source: str,
+                 info: dict) -> LoadedModel:
+    config = read_config(folder / "config.json", dropout)
+    weights = next((folder / n for n in WEIGHT_FILES if (folder / n).is_file()), None)
+    if weights is None:
+        sharded = sorted(p.name for p in folder.glob("*.index.json"))
+        hint = (f" (sharded weights {sharded[0]} are not supported; save as one file)"
+                if sharded else "")
+        raise WorkbenchError(f"model {folder}: no weights: neither model.safetensors nor "
+                             f"pytorch_model.bin{hint}")
+    state = read_weights(weights)
+    model = build_model(config, state, str(weights))
+    meta = _read_workbench_json(folder)
+    tokenizer = _load_tokenizer(folder, meta)
+    if tokenizer.n_vocab > config.vocab_size:
+        raise WorkbenchError(f"model {folder}: the tokenizer has {tokenizer.n_vocab} ids but the "
+                             f"model only {config.vocab_size} embeddings")
+    template = None
+    if meta.get("template"):
+        template = template_from_dict(meta["template"], f"{folder / WORKBENCH_FILE}: template")
+    model.to(device).eval()
+    info = dict(info, folder=str(folder), weights=weights.name, params=model.num_params(),
+                config=asdict(config), device=device)
+    return LoadedModel(model, tokenizer, template, source, info)
+
+
+def read_config(file: Path, dropout: float = 0.0):
+    """GPTConfig from a Hugging Face config.json; a clear error for anything not GPT-2."""
+    if not file.is_file():
+        raise WorkbenchError(f"model {file.parent}: no config.json (a Hugging Face GPT-2 "
+                             "folder holds config.json, model.safetensors, vocab.json, merges.txt)")
+    return config_from_hf(_read_json_object(file), str(file), dropout)
+
+
+def _read_json_object(file: Path) -> dict:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WorkbenchError(f"{file}: cannot read JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise WorkbenchError(f"{file}: expected a JSON object")
+    return data
+
+
+def config_from_hf(data: dict, where: str = "config", dropout: float = 0.0):
+    """GPTConfig from the dict of a Hugging Face GPT-2 config (config.json's content)."""
+    from .gpt2 import GPTConfig
+
+    model_type = data.get("model_type")
+    if model_type != "gpt2":
+        raise WorkbenchError(f"{where}: model_type {model_type or '(missing)'}, "
+                             "only gpt2 is supported")
+    # GPT-2 options that change the computation; the model implements the defaults only
+    unsupported = []
+    if data.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
+        unsupported.append(f"activation_function {data['activation_function']}")
+    if data.get("scale_attn_by_inverse_layer_idx"):
+        unsupported.append("scale_attn_by_inverse_layer_idx")
+    if data.get("scale_attn_weights", True) is False:
+        unsupported.append("scale_attn_weights false")
+    if data.get("add_cross_attention"):
+        unsupported.append("add_cross_attention")
+    if data.get("n_inner") not in (None, 4 * data.get("n_embd", 768)):
+        unsupported.append(f"n_inner {data['n_inner']}")
+    if data.get("tie_word_embeddings", True) is False:
+        unsupported.append("an untied LM head (tie_word_embeddings false)")
+    if unsupported:
+        raise WorkbenchError(f"{where}: {', '.join(unsupported)}: not supported (GPT-2's "
+                             "defaults only)")
+    try:
+        return GPTConfig(
+            n_layer=int(data.get("n_layer", 12)), n_head=int(data.get("n_head", 12)),
+            n_embd=int(data.get("n_embd", 768)),
+            n_positions=int(data.get("n_positions", data.get("n_ctx", 1024))),
+            vocab_size=int(data.get("vocab_size", 50257)),
+            layer_norm_epsilon=float(data.get("layer_norm_epsilon", 1e-5)), dropout=dropout)
+    except (TypeError, ValueError) as err:
+        raise WorkbenchError(f"{where}: {err}") from None
+
+
+def read_weights(file: Path) -> dict:
+    """The tensors of a safetensors or .bin file, by their stored names."""
+    import pickle
+
+    import torch
+
+    if file.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(file))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise WorkbenchError(f"{file}: not a readable safetensors file, truncated or "
+                                 f"corrupt ({err})") from None
+    try:
+        state = torch.load(str(file), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise WorkbenchError(f"{file}: refused: it holds pickled objects other than tensors, "
+                             f"which could run code (torch.load weights_only: {first})") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        raise WorkbenchError(f"{file}: not a readable PyTorch weights file ({err})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WorkbenchError(f"{file}: expected a dict of tensor name -> tensor")
+    return state
+
+
+def build_model(config, state: dict, where: str = "checkpoint"):
+    """A GPT holding Hugging Face GPT-2 weights: keys mapped, Conv1D transposed, fp32.
+
+    Missing, unexpected and wrongly shaped weights are reported by name.
+    """
+    import torch
+
+    from .gpt2 import GPT
+
+    with _without_init(), torch.device("meta"):  # every weight comes from `state`
+        model = GPT(config)
+    expected = {k: v.shape for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    mapped: dict[str, torch.Tensor] = {}
+    unexpected, head = [], None
+    for key, tensor in state.items():
+        name = key.removeprefix("transformer.")
+        if name.endswith(BUFFERS):
+            continue
+        if name == "lm_head.weight":
+            head = tensor
+            continue
+        ours = f"transformer.{name}"
+        if ours not in expected:
+            unexpected.append(key)
+            continue
+        if name.endswith(CONV1D):
+            tensor = tensor.t()
+        mapped[ours] = tensor.to(torch.float32).contiguous()
+    missing = [k for k in expected if k not in mapped]
+    problems = []
+    if missing:
+        problems.append(f"missing {_names(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_names(unexpected)}")
+    wrong = [f"{k} {tuple(mapped[k].shape)} (config says {tuple(expected[k])})"
+             for k in expected if k in mapped and mapped[k].shape != expected[k]]
+    if wrong:
+        problems.append(f"wrong shape {_names(wrong)}")
+    if problems:
+        raise WorkbenchError(f"{where}: weights do not match the config "
+                             f"({config.n_layer} layers, n_embd {config.n_embd}, vocab "
+                             f"{config.vocab_size}): {'; '.join(problems)}")
+    wte = mapped["transformer.wte.weight"]
+    if head is not None and (head.shape != wte.shape or not torch.equal(head.to(wte.dtype), wte)):
+        raise WorkbenchError(f"{where}: lm_head.weight differs from transformer.wte.weight; "
+                             "only GPT-2's tied LM head is supported")
+    mapped["lm_head.weight"] = wte
+    model.load_state_dict(mapped, strict=True, assign=True)
+    model.tie_weights()  # assign=True gave the head its own Parameter; share wte's again
+    return model
+
+
+@contextlib.contextmanager
+def _without_init():
+    """Module constructors without their random init (the weights are replaced next).
+
+    Drawing 124M random numbers takes seconds on a CPU; on the meta device it takes no
+    time but makes torch import torch._dynamo (another second). So the init functions
+    the modules call are no-ops while the model is built.
+    """
+    from torch.nn import init
+
+    names = ("normal_", "uniform_", "kaiming_uniform_", "zeros_", "ones_")
+    saved = {name: getattr(init, name) for name in names}
+    for name in names:
+        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
+
+
+def _names(keys: list[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _read_workbench_json(folder: Path) -> dict:
+    file = folder / WORKBENCH_FILE
+    return _read_json_object(file) if file.is_file() else {}
+
+
+def _load_tokenizer(folder: Path, meta: dict) -> Tokenizer:
+    """The folder's tokenizer, with the special tokens recorded in workbench.json restored
+    at exactly their recorded ids."""
+    tok = load_tokenizer(folder)
+    recorded = meta.get("added_tokens") or {}
+    if not isinstance(recorded, dict):
+        raise WorkbenchError(f"{folder / WORKBENCH_FILE}: added_tokens must be an object")
+    order = [m for m, _ in sorted(recorded.items(), key=lambda kv: kv[1])]
+    tok = tok.with_special_tokens(order)
+    for marker, token_id in recorded.items():
+        if tok.special_tokens.get(marker) != token_id:
+            raise WorkbenchError(f"{folder}: special token {marker!r} has id "
+                                 f"{tok.special_tokens.get(marker)} in the tokenizer files but "
+                                 f"{token_id} in {WORKBENCH_FILE}")
+    return tok
+
+
+# ----------------------------------------------------------------------------------------
+# The Hub
+
+
+def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, str]:
+    """Download (or find in the HF cache) the files a model needs; return (folder, commit).
+
+    One API call asks for the commit and the file list, so no request is wasted on a file
+    the repo lacks. When the Hub cannot be reached (no network, or HF_HUB_OFFLINE=1) the
+    files come from the HF cache (HF_HOME / HF_HUB_CACHE) with no network at all.
+    """
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HFValidationError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    where = f"model {repo_id}" + (f" (revision {revision})" if revision else "")
+    files: set[str] | None = None
+    commit = revision
+    with _quiet_hub():
+        try:
+            info = HfApi().model_info(repo_id, revision=revision)  # token=None: HF_TOKEN is used
+            files = {s.rfilename for s in info.siblings or ()}
+            commit = info.sha or revision
+        except GatedRepoError:
+            raise WorkbenchError(f"{where}: a gated repo: accept its terms on huggingface.co and "
+                                 "set HF_TOKEN") from None
+        except RepositoryNotFoundError:
+            raise WorkbenchError(f"{where}: not found on the Hugging Face Hub (if it is private, "
+                                 "set HF_TOKEN)") from None
+        except RevisionNotFoundError:
+            raise WorkbenchError(f"{where}: no such revision on the Hub") from None
+        except HFValidationError as err:
+            raise WorkbenchError(f"model {repo_id!r}: not a valid Hub id ({err})") from None
+        except Exception:  # noqa: BLE001 - no network, offline mode, a Hub outage: use the cache
+            files = None
+
+        def fetch(name: str) -> Path | None:
+            if files is not None and name not in files:
+                return None
+            try:
+                return Path(hf_hub_download(repo_id, name, revision=commit,
+                                            local_files_only=files is None))
+            except EntryNotFoundError:  # not in the repo, or (offline) not in the cache
+                return None
+            except Exception as err:  # noqa: BLE001 - the network dropped mid-download
+                raise WorkbenchError(f"{where}: downloading {name} failed "
+                                     f"({type(err).__name__}: {err})") from None
+
+        config = fetch("config.json")
+        if config is None:
+            if files is None:
+                raise WorkbenchError(_offline_message(repo_id, revision))
+            raise WorkbenchError(f"{where}: the repo has no config.json (not a transformers model)")
+        weights = fetch("model.safetensors") or fetch("pytorch_model.bin")
+        if weights is None:
+            if files is None:
+                raise WorkbenchError(_offline_message(repo_id, revision, "its weights"))
+            raise WorkbenchError(f"{where}: the repo has neither model.safetensors nor "
+                                 "pytorch_model.bin")
+        for name in (*OPTIONAL_FILES, *TOKENIZER_FILES):
+            fetch(name)
+    folder = config.parent  # the snapshot folder: every file of this commit lands in it
+    return folder, commit or folder.name
+
+
+def _offline_message(repo_id: str, revision: str | None, what: str = "it") -> str:
+    rev = f" at revision {revision}" if revision else ""
+    return (f"model {repo_id}: the Hugging Face Hub cannot be reached and {what} is not in the "
+            f"HF cache{rev}. Load it from a local folder (--model PATH holding config.json, "
+            "model.safetensors, vocab.json, merges.txt), or download it once with network into "
+            "the HF cache (HF_HOME / HF_HUB_CACHE) and rerun with HF_HUB_OFFLINE=1")
+
+
+@contextlib.contextmanager
+def _quiet_hub():
+    """huggingface_hub logs every retry as a warning; the user gets our one line instead."""
+    import logging
+
+    logger = logging.getLogger("huggingface_hub")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ----------------------------------------------------------------------------------------
+# Saving
+
+
+def hf_state_dict(model) -> dict:
+    """The model's weights under Hugging Face GPT-2 names, Conv1D layout, on the CPU.
+
+    The LM head is left out: it is `wte` (transformers re-ties it on load), and safetensors
+    refuses two names for one tensor.
+    """
+    out = {}
+    for key, tensor in model.state_dict().items():
+        if key == "lm_head.weight":
+            continue
+        tensor = tensor.detach()
+        if key.endswith(CONV1D):
+            tensor = tensor.t()
+        out[key] = tensor.to("cpu").contiguous()
+    return out
+
+
+def hf_config(model, tokenizer: Tokenizer) -> dict:
+    """config.json for GPT2LMHeadModel.from_pretrained."""
+    c = model.config
+    return {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd,
+        "n_positions": c.n_positions, "n_ctx": c.n_positions, "vocab_size": c.vocab_size,
+        "layer_norm_epsilon": c.layer_norm_epsilon,
+        "activation_function": "gelu_new",
+        "resid_pdrop": c.dropout, "embd_pdrop": c.dropout, "attn_pdrop": c.dropout,
+        "initializer_range": 0.02, "scale_attn_weights": True, "use_cache": True,
+        "bos_token_id": tokenizer.eos_id, "eos_token_id": tokenizer.eos_id,
+        "tie_word_embeddings": True,
+        "torch_dtype": "float32",
+    }
+
+
+def save_model(model, tokenizer: Tokenizer, folder: str | os.PathLike, *,
+               template: Template | None = None, extra: dict | None = None) -> Path:
+    """Write `folder` in the Hugging Face GPT-2 layout, plus workbench.json (the template
+    and the added special tokens, so `load_model` restores both). Every file is replaced
+    atomically (temp file + rename), the weights first and workbench.json last."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    if tokenizer.n_vocab > model.config.vocab_size:
+        raise WorkbenchError(f"saving {folder}: the tokenizer has {tokenizer.n_vocab} ids but "
+                             f"the model only {model.config.vocab_size} embeddings (call "
+                             "model.resize_token_embeddings first)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with _atomic(folder / "model.safetensors") as tmp:
+        save_file(hf_state_dict(model), str(tmp), metadata={"format": "pt"})
+    write_json_atomic(folder / "config.json", hf_config(model, tokenizer))
+    tokenizer.save(folder)
+    meta = {
+        "format": 1,
+        "template": template.to_dict() if template is not None else None,
+        "added_tokens": {m: tokenizer.special_tokens[m] for m in tokenizer.added},
+        "tokenizer": {"kind": tokenizer.kind, "n_vocab": tokenizer.n_vocab,
+                      "eos_id": tokenizer.eos_id},
+        "extra": dict(extra or {}),
+    }
+    write_json_atomic(folder / WORKBENCH_FILE, meta)
+    return folder
+
+
+@contextlib.contextmanager
+def _atomic(path: Path):
+    """Yield a temp path beside `path`; on success it is flushed to disk and renamed over
+    `path`, on failure removed, so `path` is always the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
