@@ -408,16 +408,27 @@ def _load_gpt2_registry() -> Tokenizer:
             "tokenizer 'gpt2': its files are not cached and could not be downloaded "
             f"({type(err).__name__}). Pass --tokenizer FOLDER with vocab.json + merges.txt "
             "(any GPT-2 model folder) or encoder.json + vocab.bpe, set WORKBENCH_GPT2_TOKENIZER "
-            "to such a folder, or fill TIKTOKEN_CACHE_DIR") from None
+            "to such a folder, run from the repository (its demo model ships GPT-2's files), "
+            "or fill TIKTOKEN_CACHE_DIR") from None
     ranks = enc._mergeable_ranks  # noqa: SLF001 - tiktoken has no public accessor
     return BPETokenizer("gpt2", ranks, {EOT: enc.eot_token}, ())
 
 
+# The demo base model shipped in the repository is a GPT-2 with the genuine GPT-2
+# vocabulary; its checkpoint folder holds vocab.json + merges.txt (see workbench/demo/build.py).
+SHIPPED_GPT2 = Path(__file__).resolve().parent.parent / "sessions" / "demo-base" / "checkpoints"
+
+
 def _gpt2_local_candidates() -> list[Path]:
+    """Where `gpt2` is looked for without a network, in order: $WORKBENCH_GPT2_TOKENIZER,
+    the demo model shipped with the repository, the Hugging Face cache."""
     found = []
     env = os.environ.get("WORKBENCH_GPT2_TOKENIZER")
     if env:
         found.append(Path(env).expanduser())
+    if SHIPPED_GPT2.is_dir():
+        found += sorted(p for p in SHIPPED_GPT2.glob("step-*")
+                        if (p / "vocab.json").exists() and not _read_added(p))
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - a dependency

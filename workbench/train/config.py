@@ -68,6 +68,10 @@ class TrainConfig:
     """response: train only on answers (and their end token); all: the prompt too."""
     max_len: int = 512
     """Positions per row; longer examples lose the end of their response (counted)."""
+    head_vocab: str = "full"
+    """full: the LM head's softmax over the whole vocabulary (normal training). data: only
+    over the token ids that occur in the training and validation data, a shortcut for
+    pretraining a small model on a narrow corpus (the loss is then over those ids)."""
     batcher: str = "grouped"
     """random, grouped (similar lengths together: little padding), or packed (several
     examples per row, attention kept inside each)."""
@@ -167,7 +171,8 @@ class TrainConfig:
                 bad(name, "must be in [0, 1)")
         choices = {"loss_on": ("response", "all"), "batcher": ("random", "grouped", "packed"),
                    "schedule": SCHEDULES, "dtype": DTYPES, "device": DEVICES,
-                   "balance_strategy": ("undersample", "oversample", "ratio")}
+                   "balance_strategy": ("undersample", "oversample", "ratio"),
+                   "head_vocab": ("full", "data")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 bad(name, f"must be one of {', '.join(allowed)}")
@@ -229,7 +234,8 @@ class TrainConfig:
 SECTIONS: dict[str, list[str]] = {
     "model": ["model", "revision", "tokenizer", "n_layer", "n_head", "n_embd", "n_positions"],
     "data": ["data", "format", "split", "val_split", "val_ratio", "balance_label",
-             "balance_strategy", "balance_ratio", "template", "loss_on", "max_len", "batcher"],
+             "balance_strategy", "balance_ratio", "template", "loss_on", "max_len", "head_vocab",
+             "batcher"],
     "optimisation": ["batch_size", "grad_accum", "epochs", "max_steps", "lr", "warmup_steps",
                      "schedule", "min_lr_ratio", "weight_decay", "beta1", "beta2", "grad_clip"],
     "evaluation": ["eval_every", "eval_batches", "save_every", "keep_last", "sample_prompts",

@@ -49,9 +49,9 @@ class Dist:
             td.init_process_group(self.backend)
         return device
 
-    def wrap(self, model):
-        """A module whose forward is `target_loss`, inside DDP when there are several processes
-        (DDP syncs gradients for what runs through its forward)."""
+    def wrap(self, model, vocab=None):
+        """A module whose forward is `target_loss` (over `vocab` if given), inside DDP when
+        there are several processes (DDP syncs gradients for what runs through its forward)."""
         import torch.nn as nn
 
         class LossModule(nn.Module):
@@ -60,7 +60,7 @@ class Dist:
                 self.inner = inner
 
             def forward(self, input_ids, labels, position_ids=None, segment_ids=None):
-                return self.inner.target_loss(input_ids, labels, position_ids, segment_ids)
+                return self.inner.target_loss(input_ids, labels, position_ids, segment_ids, vocab)
 
         wrapped = LossModule(model)
         if self.world <= 1:

@@ -92,6 +92,19 @@ def param_groups(model, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
+def make_optimizer(model, config: TrainConfig, device: str):
+    """AdamW, fused where torch has a fused kernel for the device: one pass over each tensor
+    instead of ten, which on CPU is ~10x faster for the 50257 x C embedding."""
+    import torch
+
+    kwargs = dict(lr=config.lr, betas=(config.beta1, config.beta2), eps=1e-8)
+    groups = param_groups(model, config.weight_decay)
+    try:
+        return torch.optim.AdamW(groups, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device
+        return torch.optim.AdamW(param_groups(model, config.weight_decay), **kwargs)
+
+
 # ----------------------------------------------------------------------------------------
 
 
@@ -250,7 +263,19 @@ class Stream:
         return self.epoch + self.index / max(1, len(self.plan(self.epoch)))
 
 
-def evaluate(model, encoded, config: TrainConfig, pad_id: int, device: str) -> tuple[float, int]:
+def head_vocab(data: DataBundle, config: TrainConfig, device: str):
+    """The sorted token ids the LM head's softmax covers when head_vocab = "data", else None."""
+    if config.head_vocab != "data":
+        return None
+    import torch
+
+    parts = [data.train.ids] + ([data.val.ids] if data.val is not None else [])
+    ids = np.unique(np.concatenate(parts))
+    return torch.from_numpy(ids.astype(np.int64)).to(device)
+
+
+def evaluate(model, encoded, config: TrainConfig, pad_id: int, device: str,
+             vocab=None) -> tuple[float, int]:
     """Mean loss per target token over the validation data (or its first eval_batches)."""
     import torch
 
@@ -269,7 +294,8 @@ def evaluate(model, encoded, config: TrainConfig, pad_id: int, device: str) -> t
             batch = collate_plan(encoded, batch_plan, pad_id=pad_id).to_torch(device)
             with autocast(device):
                 loss_sum, n = model.target_loss(batch["input_ids"], batch["labels"],
-                                                batch["position_ids"], batch.get("segment_ids"))
+                                                batch["position_ids"], batch.get("segment_ids"),
+                                                vocab)
             total += float(loss_sum)
             count += int(n)
     model.train(was_training)
@@ -350,8 +376,7 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
     per_step = config.grad_accum * dist.world
     stream = Stream(data.train, config, pad_id)
     max_steps = config.max_steps or max(1, math.ceil(config.epochs * stream.batches_per_epoch / per_step))
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr,
-                                  betas=(config.beta1, config.beta2), eps=1e-8)
+    optimizer = make_optimizer(model, config, device)
     step, tokens_seen, elapsed_before, best = 0, 0, 0.0, (None, None)
     if resume_from is not None:
         folder = resume_from
@@ -363,7 +388,10 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
         stream.epoch, stream.index = state["data_epoch"], state["data_index"]
         _set_rng(state["rng"])
         log(f"resumed from {folder.name} at step {step} (epoch {stream.epoch}, batch {stream.index})")
-    train_model = dist.wrap(model)
+    vocab = head_vocab(data, config, device)
+    if vocab is not None:
+        log(f"head_vocab data: the softmax covers the {len(vocab)} token ids of the data")
+    train_model = dist.wrap(model, vocab)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model {config.model} ({n_params / 1e6:.2f}M parameters) on {device}"
         f"{' ×' + str(dist.world) if dist.world > 1 else ''}; template {template.name}; "
@@ -396,7 +424,7 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
         nonlocal best
         if data.val is None:
             return None
-        val_loss, n = evaluate(model, data.val, config, pad_id, device)
+        val_loss, n = evaluate(model, data.val, config, pad_id, device, vocab)
         if best[0] is None or val_loss < best[0]:
             best = (val_loss, step)
         if dist.is_main:
