@@ -71,6 +71,10 @@ class WorkbenchApp(App):
 
         self.sessions_dir = Path(sessions_dir or default_sessions_dir())
         self.state_file = Path(state_file) if state_file else (default_state_file() if persist else None)
+        # First launch (no saved state, nothing asked for): preload the demo kit after the
+        # first frame, so every screen has something to show with no network.
+        self.first_run = (self.state_file is None or not self.state_file.exists()) and \
+            data is None and model is None
         self.state = AppState.load(self.state_file)
         if data is not None:
             self.state.source, self.state.format = data, data_format or ""
@@ -85,6 +89,21 @@ class WorkbenchApp(App):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        if self.first_run:
+            self.run_worker(self._prepare_demo, thread=True, exit_on_error=False,
+                            name="first-run", group="first-run")
+
+    def _prepare_demo(self) -> None:
+        from workbench.demo.build import first_run_context
+
+        context = first_run_context(self.sessions_dir)
+        self.call_from_thread(self._demo_ready, context)
+
+    def _demo_ready(self, context: dict) -> None:
+        self.set_context(**context)
+        model = f" and the demo base model ({context['model']})" if context.get("model") else ""
+        self.notify(f"First run: demo data in {Path(context['source']).parent}{model} preloaded. "
+                    "F1 lists the keys.", timeout=8)
 
     def watch_theme(self, theme: str) -> None:
         if hasattr(self, "state") and self.state.theme != theme:
