@@ -61,7 +61,8 @@ def _run_sft(ctx: Context, name: str, data: str, template: str, *, steps: int,
         shutil.rmtree(session)
     cfg = dict(model=ctx.base, data=data, template=template, loss_on="response", max_len=512,
                batcher="packed", batch_size=8, lr=1e-3, warmup_steps=min(20, steps // 5),
-               max_steps=steps, eval_every=max(1, steps // 4), save_every=0, keep_last=1,
+               max_steps=steps, eval_every=max(1, steps // 4), eval_batches=10, save_every=0,
+               keep_last=1,
                sample_prompts=[], val_ratio=0.05, seed=0, threads=ctx.threads)
     cfg.update(overrides)
     config = TrainConfig(**cfg)
@@ -192,9 +193,10 @@ def seed_002(ctx: Context) -> dict:
     from ..templates import get_template
 
     paths = write_demo_data(ctx.data_dir)
-    evals = _read_jsonl(paths.chatml_eval)
-    items = [{"messages": [{"role": "user", "content": e["prompt"]}], "reference": e["reference"]}
-             for e in evals]
+    items = []
+    for e in _read_jsonl(paths.chatml_eval):  # conversations: the last turn is the reference
+        *context, answer = e["messages"]
+        items.append({"messages": context, "reference": answer["content"]})
     if ctx.quick:
         items = items[:3]
     template = get_template("chatml")

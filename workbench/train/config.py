@@ -124,7 +124,7 @@ class TrainConfig:
     seed: int = 0
     """Seed for data order, sampling and initialisation."""
     device: str = "auto"
-    """auto (cuda > mps > cpu), cuda, mps, or cpu."""
+    """auto (cuda > mps > cpu), cuda, cuda:N (one GPU of several), mps, or cpu."""
     dtype: str = "auto"
     """auto (bf16 autocast on CUDA, fp32 elsewhere), fp32, or bf16 (CUDA only)."""
     threads: int = 0
@@ -174,7 +174,10 @@ class TrainConfig:
                    "balance_strategy": ("undersample", "oversample", "ratio"),
                    "head_vocab": ("full", "data")}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+            value = getattr(self, name)
+            if name == "device" and value.startswith("cuda:") and value[5:].isdigit():
+                continue  # one GPU of several
+            if value not in allowed:
                 bad(name, f"must be one of {', '.join(allowed)}")
         if self.balance_label and self.balance_strategy == "ratio" and not self.balance_ratio:
             bad("balance_ratio", "the ratio strategy needs shares or caps")

@@ -108,13 +108,12 @@ def make_optimizer(model, config: TrainConfig, device: str):
 # ----------------------------------------------------------------------------------------
 
 
-def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], None]) -> DataBundle:
-    """Open, split, balance and encode the data; count what is usable and what is not."""
-    from ..collate import encode_examples
+def select_training_data(ds, config: TrainConfig, log: Callable[[str], None] = lambda _m: None):
+    """(dataset, training split, validation split or "") exactly as a run with this config
+    uses them: the validation split (or `val_ratio` of the training split, seeded), then the
+    balancing. The batch inspector calls this too, so it shows the rows training sees."""
     from ..data.balance import balance, make_validation, parse_ratio
-    from ..data.sources import open_dataset
 
-    ds = open_dataset(config.data, format=config.format or None)
     if config.split not in ds.splits:
         raise WorkbenchError(f"config field 'split': {config.data} has no split {config.split!r} "
                              f"(splits: {', '.join(ds.split_names)})")
@@ -123,9 +122,13 @@ def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], 
         raise WorkbenchError(f"config field 'val_split': {config.data} has no split "
                              f"{config.val_split!r} (splits: {', '.join(ds.split_names)})")
     if not val_split and config.val_ratio > 0:
-        ds = make_validation(ds, config.val_ratio, seed=config.seed, from_split=config.split,
-                             name="validation")
-        val_split = "validation"
+        n = ds.num_rows(config.split)
+        if 0 < round(n * config.val_ratio) < n:
+            ds = make_validation(ds, config.val_ratio, seed=config.seed, from_split=config.split,
+                                 name="validation")
+            val_split = "validation"
+        else:
+            log(f"no validation: val_ratio {config.val_ratio} of {n} rows is no row")
     keep = {config.split: ds.split(config.split)}
     if val_split:
         keep[val_split] = ds.split(val_split)
@@ -135,6 +138,16 @@ def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], 
                           ratio=parse_ratio(config.balance_ratio))
         log(f"balanced by {config.balance_label} ({config.balance_strategy}): "
             f"{rep.before} -> {rep.after}")
+    return ds, config.split, val_split
+
+
+def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], None]) -> DataBundle:
+    """Open, split, balance and encode the data; count what is usable and what is not."""
+    from ..collate import encode_examples
+    from ..data.sources import open_dataset
+
+    ds = open_dataset(config.data, format=config.format or None)
+    ds, _, val_split = select_training_data(ds, config, log)
     bad = ds.bad
     if bad:
         log(f"{bad.total} bad rows in {config.data} skipped: " + "; ".join(bad.lines()))
@@ -340,11 +353,8 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
         on_step: Callable[[dict], None] | None = None,
         sessions_dir: Path | None = None) -> str:
     """Train; returns the final state (finished, stopped or failed). Raises WorkbenchError
-    only for problems found before training starts (bad config, data with no target)."""
-    import torch
-
-    from ..device import autocast, pick_device
-    from .checkpoint import load_trainer_state, save_checkpoint
+    for problems found before training starts (bad config, data with no target), after
+    writing them to the status as `failed`."""
     from .distributed import Dist
 
     dist = Dist.from_env()
@@ -352,6 +362,27 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
     session.mkdir(parents=True, exist_ok=True)
     log = Log(session, echo, enabled=dist.is_main)
     status = StatusWriter(session, enabled=dist.is_main)
+    try:
+        return _run(config, session, resume=resume, stop=stop, on_step=on_step,
+                    sessions_dir=sessions_dir, dist=dist, log=log, status=status)
+    except BaseException as err:
+        # A problem before the loop (bad data, model, device, config): the run ends `failed`
+        # with the message, so no reader mistakes the exited process for a killed one.
+        if status.data.get("state") in (None, "starting", "running"):
+            message = err.message if isinstance(err, WorkbenchError) else f"{type(err).__name__}: {err}"
+            log(f"failed before training: {message}")
+            status.update(state="failed", error=message, before_training=True,
+                          finished_at=status.now())
+        raise
+
+
+def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Event,
+         on_step, sessions_dir, dist, log, status) -> str:
+    import torch
+
+    from ..device import autocast, pick_device
+    from .checkpoint import load_trainer_state, save_checkpoint
+
     config.validate()
     if dist.is_main and not resume:
         write_text_atomic(session / CONFIG, config.to_toml())

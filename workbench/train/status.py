@@ -76,10 +76,20 @@ class StatusWriter:
         write_json_atomic(self.path, self.data)
 
 
+def _recent(status: dict, seconds: float) -> bool:
+    try:
+        then = _dt.datetime.fromisoformat(status.get("updated_at") or "")
+    except ValueError:
+        return False
+    return (_dt.datetime.now(_dt.timezone.utc) - then).total_seconds() < seconds
+
+
 def check_alive(session: Path) -> dict:
     """The session's status; a `running`/`starting` run whose process is gone is marked
     `failed` (killed) on disk first."""
     status = read_status(session)
+    if status.get("state") == "starting" and not status.get("pid") and _recent(status, 60):
+        return status  # being launched: the launcher writes the pid in a moment
     if status.get("state") in ("starting", "running") and not pid_alive(
             status.get("pid"), status.get("pid_start")):
         status.update(state="failed", killed=True,
