@@ -201,33 +201,16 @@ def _print_counts(label: str, stats: dict[str, dict[str, int]], title: str = "")
 
 
 def _balance(ds, args) -> int:
-    from ..data.balance import balance, balance_stream, iter_selected, make_validation, parse_ratio
-    from ..data.save import save_dataset, save_stream
+    from ..data.balance import balance_and_save, parse_ratio
+
     from ..errors import WorkbenchError
 
     ratio = parse_ratio(args.ratio)
     if args.strategy == "ratio" and not ratio:
         raise WorkbenchError("--strategy ratio needs --ratio (e.g. happy=0.5,sad=0.5)")
-    if ds.streaming:
-        if args.val_ratio:
-            raise WorkbenchError("--val-ratio is not available with --streaming; split afterwards")
-        report, selection = balance_stream(ds, args.label, args.strategy, seed=args.seed, ratio=ratio)
-        meta = save_stream(ds, args.out, {s: iter_selected(ds, s, args.label, selection[s])
-                                          for s in ds.split_names},
-                           {"balance": report.to_dict(), "seed": args.seed,
-                            "counts": {"before": report.before, "after": report.after}})
-    else:
-        kw = _label_kw(args)
-        balanced, report = balance(ds, args.label, args.strategy, seed=args.seed, ratio=ratio, **kw)
-        extra = {}
-        if args.val_ratio:
-            balanced = make_validation(balanced, args.val_ratio, seed=args.seed,
-                                       stratify=args.label, **kw)
-            extra["validation"] = {"ratio": args.val_ratio, "stratify": args.label,
-                                   "seed": args.seed}
-        meta = save_dataset(balanced, args.out, as_=args.as_, manifest_extra={
-            "balance": report.to_dict(), "seed": args.seed, **extra,
-            "counts": {"before": report.before, "after": balanced.stats(args.label, **kw)}})
+    meta, report = balance_and_save(ds, args.label, args.strategy, args.out, seed=args.seed,
+                                    ratio=ratio, val_ratio=args.val_ratio, as_=args.as_,
+                                    **_label_kw(args))
     before = _totals(report.before)
     after = _totals(meta["counts"]["after"])
     if args.json:

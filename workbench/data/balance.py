@@ -223,3 +223,39 @@ def iter_selected(sds, split: str, label: str, chosen: dict[str, Any]) -> Iterat
         hi = np.searchsorted(picks, ordinal, side="right")
         for _ in range(hi - lo):
             yield raw
+
+
+# ----------------------------------------------------------------------------------------
+# Balance, optionally cut a validation split, and save with a manifest: what
+# `workbench data balance` and the Data screen both do.
+
+
+def balance_and_save(ds, label: str, strategy: str, out, *, seed: int = 0,
+                     ratio: dict[str, float] | None = None, val_ratio: float | None = None,
+                     as_: str | None = None, **label_kw: Any) -> tuple[dict[str, Any], BalanceReport]:
+    """Balance `ds` by `label`, cut a stratified validation split of `val_ratio` if given,
+    save to `out` (see `workbench.data.save`), and return (manifest, report). A streaming
+    dataset is balanced in two passes and saved as JSONL."""
+    from .save import save_dataset, save_stream
+
+    if strategy == "ratio" and not ratio:
+        raise WorkbenchError("strategy ratio needs a ratio (e.g. happy=0.5,sad=0.5 or happy=1000,sad=500)")
+    if getattr(ds, "streaming", False):
+        if val_ratio:
+            raise WorkbenchError("a validation split is not available while streaming; "
+                                 "split the saved file afterwards")
+        report, selection = balance_stream(ds, label, strategy, seed=seed, ratio=ratio)
+        meta = save_stream(ds, out, {s: iter_selected(ds, s, label, selection[s])
+                                     for s in ds.split_names},
+                           {"balance": report.to_dict(), "seed": seed,
+                            "counts": {"before": report.before, "after": report.after}})
+        return meta, report
+    balanced, report = balance(ds, label, strategy, seed=seed, ratio=ratio, **label_kw)
+    extra: dict[str, Any] = {}
+    if val_ratio:
+        balanced = make_validation(balanced, val_ratio, seed=seed, stratify=label, **label_kw)
+        extra["validation"] = {"ratio": val_ratio, "stratify": label, "seed": seed}
+    meta = save_dataset(balanced, out, as_=as_, manifest_extra={
+        "balance": report.to_dict(), "seed": seed, **extra,
+        "counts": {"before": report.before, "after": balanced.stats(label, **label_kw)}})
+    return meta, report

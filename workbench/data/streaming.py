@@ -38,6 +38,7 @@ class StreamingDataset:
         self._iters: dict[str, Iterator[tuple[int, dict]]] = {}
         self._done: dict[str, bool] = {n: False for n in openers}
         self._bad: dict[str, BadRows] = {n: BadRows(file=source) for n in openers}
+        self._hits: dict[tuple, tuple[int, list[int]]] = {}  # search/filter -> (rows checked, hits)
         self.detected = detected
         self.format = fmt or self._detect()
 
@@ -98,48 +99,60 @@ class StreamingDataset:
         for _, _, ex in self.iter_raw(split):
             yield ex
 
-    def _fill(self, split: str, upto: int, predicate=None, want: int = 0, scan_limit: int = 200_000
-              ) -> None:
-        seen = self._seen[split]
+    def _next(self, split: str) -> RowView | None:
+        """Read one more usable row into the seen rows (None at the end of the stream)."""
+        if self._done[split]:
+            return None
         if split not in self._iters:
             self._iters[split] = self.iter_raw(split, self._bad[split])
-        it = self._iters[split]
-        scanned = 0
-        while not self._done[split]:
-            if predicate is None and len(seen) >= upto:
-                return
-            if predicate is not None and (sum(1 for r in seen if predicate(r)) >= want
-                                          or scanned >= scan_limit):
-                return
-            try:
-                row, raw, ex = next(it)
-            except StopIteration:
-                self._done[split] = True
-                return
-            seen.append(RowView(len(seen), row, ex, raw))
-            scanned += 1
+        try:
+            row, raw, ex = next(self._iters[split])
+        except StopIteration:
+            self._done[split] = True
+            return None
+        view = RowView(len(self._seen[split]), row, ex, raw)
+        self._seen[split].append(view)
+        return view
 
     def page(self, split: str | None = None, page: int = 0, size: int = 50, *,
              search: str | None = None, label: str | None = None,
-             value: str | None = None) -> Page:
+             value: str | None = None, cancel=None, scan_limit: int = 200_000) -> Page:
+        """Rows `page*size ...` of the stream read so far (reading on as needed). With a search
+        or filter, at most `scan_limit` more rows are read per call; `cancel` (an Event) stops
+        the scan early."""
         split = self._split(split)
+        want = (page + 1) * size
+        seen = self._seen[split]
         if search or label:
+            needle = (search or "").lower()
+
             def keep(r: RowView) -> bool:
-                ok = True
-                if search:
-                    ok = search.lower() in json.dumps(r.raw, ensure_ascii=False).lower()
-                if ok and label:
-                    ok = str(r.raw.get(label)) == value
-                return ok
-            self._fill(split, 0, keep, (page + 1) * size)
-            hits = [r for r in self._seen[split] if keep(r)]
-            rows = hits[page * size:(page + 1) * size]
+                if needle and needle not in json.dumps(r.raw, ensure_ascii=False).lower():
+                    return False
+                return not label or str(r.raw.get(label)) == value
+
+            key = (split, needle, label, value)
+            checked, hits = self._hits.get(key, (0, []))
+            hits.extend(r.position for r in seen[checked:] if keep(r))  # rows read meanwhile
+            scanned = 0
+            while len(hits) < want and scanned < scan_limit:
+                if cancel is not None and scanned % 1000 == 0 and cancel.is_set():
+                    break
+                view = self._next(split)
+                if view is None:
+                    break
+                scanned += 1
+                if keep(view):
+                    hits.append(view.position)
+            self._hits[key] = (len(seen), hits)
+            rows = [seen[i] for i in hits[page * size:want]]
             matched = len(hits)
         else:
-            self._fill(split, (page + 1) * size)
-            rows = self._seen[split][page * size:(page + 1) * size]
-            matched = len(self._seen[split])
-        total = len(self._seen[split]) if self._done[split] else None
+            while len(seen) < want and self._next(split) is not None:
+                pass
+            rows = seen[page * size:want]
+            matched = len(seen)
+        total = len(seen) if self._done[split] else None
         return Page(rows, page, size, matched, total)
 
     def stats(self, label: str, **_: Any) -> dict[str, dict[str, int]]:
