@@ -67,7 +67,8 @@ class WorkbenchScreen(Screen):
     """Base of the five areas. Subclasses implement `compose_body` and may add commands."""
 
     TITLE: ClassVar[str] = ""
-    BINDINGS = [Binding("escape", "escape", "Cancel / hide error", show=False, id="escape")]
+    BINDINGS = [Binding("escape", "escape", "Cancel a job / hide the error / leave a text field "
+                        "(then 1-5 switch screens)", show=False, id="escape")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -168,11 +169,18 @@ class WorkbenchScreen(Screen):
         self.query_one(ErrorPanel).show(message, hint)
 
     def action_escape(self) -> None:
+        """Escape does the first that applies: cancel running jobs, hide the error panel,
+        leave the text field that has focus (where 1-5 type digits instead of switching)."""
         if self.cancel_jobs():
             return
         panel = self.query_one(ErrorPanel)
         if panel.shown:
             panel.hide()
+            return
+        from textual.widgets import Input, TextArea
+
+        if isinstance(self.focused, (Input, TextArea)):
+            self.set_focus(None)
 
     # -- the command palette -------------------------------------------------------------------
     def commands(self) -> Iterable[ScreenCommand]:
