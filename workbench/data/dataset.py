@@ -248,8 +248,11 @@ class Dataset:
                 col = pc.cast(col, pa.string()) if not _nested_strings(t) else None
             if col is None:
                 raise WorkbenchError(f"{self.source}: column {label!r} is not a scalar label")
-            values = pc.fill_null(col, NONE_LABEL).to_numpy(zero_copy_only=False)
-            s._cache[key] = values.astype(object)
+            # dictionary-encode: one Python string per distinct value, not one per row, so a
+            # label over millions of rows costs one pointer a row
+            encoded = pc.dictionary_encode(pc.fill_null(col, NONE_LABEL)).combine_chunks()
+            values = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+            s._cache[key] = values[encoded.indices.to_numpy(zero_copy_only=False)]
         return s.on_base(s._cache[key])
 
     def _length_buckets(self, s: Split, template, tokenizer) -> np.ndarray:

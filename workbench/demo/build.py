@@ -9,7 +9,8 @@ Everything here is made by the project's own code from fixed seeds:
   adherence), `tasks/{train,test}.jsonl` (six task kinds, seed 001), `chatml/train.jsonl`,
   `chatml-eval.jsonl`, `forgetting.jsonl` (held-out stories: plain text for the forgetting
   measurement of seed 002), `alpaca-prompts.jsonl`.
-* `sessions/demo-base/` (shipped in the repository): a normal session whose final checkpoint is
+* `sessions/demo-base-pretrain/` and `sessions/demo-base/` (shipped in the repository): the
+  two runs of the recipe (see `build_base`). `demo-base` is a normal session whose checkpoint is
   a small GPT-2 (GPT-2 architecture and tokenizer) that writes stories and does not follow
   instructions. The shipped weights are stored in float16 to keep the repository small; they
   load as float32. Its trainer state (optimizer) is not shipped, so it cannot be resumed:
@@ -169,8 +170,9 @@ def build_base(*, sessions_dir: str | os.PathLike = "sessions", data_dir: str | 
     2. `<name>`: `calibration_steps` more from there with the full softmax, which pushes the
        ids the stories never use down (after run 1 they hold a few % of the probability).
 
-    Then the final checkpoint is made shippable (float16 weights, no optimizer state) and the
-    run-1 session is removed."""
+    Then the final checkpoint is made shippable (float16 weights, no optimizer state); run 1
+    keeps its config, curves, samples and log but not its checkpoint (its weights live on in
+    run 2), so the Sessions screen shows the whole recipe."""
     from ..train import loop
 
     paths = write_demo_data(data_dir)
@@ -190,7 +192,7 @@ def build_base(*, sessions_dir: str | os.PathLike = "sessions", data_dir: str | 
     if loop.run(calibrate, session, echo=echo, sessions_dir=root) != "finished":
         raise WorkbenchError(f"calibration ended early; see {session / 'train.log'}")
     make_shippable(session)
-    shutil.rmtree(pretrain)
+    shutil.rmtree(pretrain / "checkpoints")
     return session
 
 
