@@ -117,6 +117,47 @@ class Packed:
         return cls(index, valid)
 
 
+class ChunkedHeadLoss(torch.autograd.Function):
+    """sum of cross_entropy(x @ W.T, targets), never holding the (N, V) logits.
+
+    Rows of x are taken `chunk` at a time: logits, log-softmax, the loss and the gradients
+    of x and W are computed for that chunk and the chunk is dropped. With ~1,000 targets a
+    batch and V = 50257 the full logits are 200 MB (and as much again for log-softmax and its
+    gradient); fresh buffers that size cost more in page faults and memory traffic than the
+    head's matmuls do. The gradients are computed in the forward pass (this loss is always
+    differentiated), and backward only scales them.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, targets, chunk: int = 256):
+        needs_x, needs_w = x.requires_grad, weight.requires_grad
+        grad_x = torch.empty_like(x) if needs_x else None
+        grad_w = torch.zeros_like(weight) if needs_w else None
+        acc = torch.promote_types(x.dtype, torch.float32)  # fp32 (fp64 for gradcheck)
+        total = x.new_zeros((), dtype=acc)
+        for start in range(0, x.size(0), chunk):
+            xc, tc = x[start:start + chunk], targets[start:start + chunk]  # (c, C), (c,)
+            logits = (xc @ weight.t()).to(acc)  # (c, V), at least fp32 for the softmax
+            lse = torch.logsumexp(logits, dim=1)  # (c,)
+            total += (lse - logits.gather(1, tc[:, None]).squeeze(1)).sum()
+            if needs_x or needs_w:
+                probs = logits.sub_(lse[:, None]).exp_()  # softmax, in place: (c, V)
+                probs[torch.arange(len(tc), device=tc.device), tc] -= 1.0  # dloss/dlogits
+                probs = probs.to(x.dtype)
+                if needs_x:
+                    grad_x[start:start + chunk] = probs @ weight  # (c, C)
+                if needs_w:
+                    grad_w.addmm_(probs.t(), xc)  # (V, C)
+        ctx.save_for_backward(grad_x, grad_w)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_x, grad_w = ctx.saved_tensors
+        return (grad_x * grad_out if grad_x is not None else None,
+                grad_w * grad_out if grad_w is not None else None, None, None)
+
+
 class CausalSelfAttention(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
@@ -279,12 +320,15 @@ class GPT(nn.Module):
         has_target = labels != IGNORE_INDEX  # (B, T)
         x = x[has_target]  # (N, C), N = positions with a target
         targets = labels[has_target]  # (N,)
-        if vocab is None:
-            logits = self.lm_head(x).float()  # (N, V): the loss in fp32 even under autocast
-        else:
-            logits = F.linear(x, self.lm_head.weight[vocab]).float()  # (N, K)
+        weight = self.lm_head.weight  # (V, C)
+        if vocab is not None:
+            weight = weight[vocab]  # (K, C)
             targets = torch.searchsorted(vocab, targets)  # ids -> positions in vocab
-        loss_sum = F.cross_entropy(logits, targets, reduction="sum")
+        if torch.is_autocast_enabled(x.device.type):  # the head in the autocast dtype
+            dtype = torch.get_autocast_dtype(x.device.type)
+            x, weight = x.to(dtype), weight.to(dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            loss_sum = ChunkedHeadLoss.apply(x, weight, targets)  # fp32 softmax and sum
         return loss_sum, has_target.sum()
 
     def _attention_mask(self, T, segment_ids, cache, device):
