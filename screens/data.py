@@ -808,10 +808,7 @@ class DataScreen(WorkbenchScreen):
                     key = "(none)" if v is None else str(v)
                     counts[key] = counts.get(key, 0) + 1
                 return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-            import numpy as np
-
-            values, counts = np.unique(ds.labels(split, label).astype(str), return_counts=True)
-            return {str(v): int(c) for v, c in sorted(zip(values, counts), key=lambda vc: -vc[1])}
+            return ds.stats(label)[split]
 
         def done(counts: dict[str, int]) -> None:
             if ds is not self.ds:

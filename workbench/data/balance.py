@@ -123,13 +123,14 @@ def balance(ds: Dataset, label: str, strategy: str, *, seed: int = 0,
     report = BalanceReport(label, strategy, seed, ratio)
     new_splits: dict[str, Split] = {}
     for name in ds.split_names:
-        values = ds.labels(name, label, **label_kw).astype(str)
-        classes, counts = np.unique(values, return_counts=True)
-        before = {str(c): int(n) for c, n in zip(classes, counts)}
+        codes, names = ds.label_codes(name, label, **label_kw)
+        counts = np.bincount(codes, minlength=len(names))
+        before = {names[i]: int(n) for i, n in enumerate(counts) if n}
         keep = targets(before, strategy, ratio)
         picked = []
+        index_dtype = np.int32 if len(codes) < 2**31 else np.int64
         for cls in sorted(before):
-            positions = np.flatnonzero(values == cls)
+            positions = np.flatnonzero(codes == names.index(cls)).astype(index_dtype)
             rng = np.random.default_rng(_class_seed(seed, cls))
             picked.append(choose(positions, keep[cls], rng))
         order = np.sort(np.concatenate(picked), kind="stable") if picked else np.array([], dtype=np.int64)
@@ -153,10 +154,10 @@ def make_validation(ds: Dataset, ratio: float, *, seed: int = 0, stratify: str |
     n = len(s)
     rng = np.random.default_rng([int(seed), 7])
     if stratify:
-        values = ds.labels(source, stratify, **label_kw).astype(str)
+        codes, names = ds.label_codes(source, stratify, **label_kw)
         val_parts = []
-        for cls in sorted(set(values)):
-            pos = np.flatnonzero(values == cls)
+        for k in sorted(set(np.unique(codes).tolist()), key=lambda k: names[k]):
+            pos = np.flatnonzero(codes == k)
             k = int(round(len(pos) * ratio))
             val_parts.append(rng.choice(pos, size=k, replace=False) if k else pos[:0])
         val = np.sort(np.concatenate(val_parts)) if val_parts else np.array([], dtype=np.int64)

@@ -64,7 +64,7 @@ class Split:
         base = self.indices[pos] if self.indices is not None else pos
         if len(base) and np.all(np.diff(base) == 1):
             return self.table.slice(int(base[0]), len(base))
-        return self.table.take(pa.array(base, type=pa.int64()))
+        return _take(self.table, base, self._cache)
 
     def view(self, positions: np.ndarray, name: str | None = None) -> "Split":
         """A split of some of these rows (positions may repeat, for oversampling)."""
@@ -234,26 +234,39 @@ class Dataset:
                tokenizer=None) -> np.ndarray:
         """The label value of every row of a split, as strings. `label` is a column name or
         `length` (token-length bucket of the rendered example; needs template/tokenizer)."""
+        codes, names = self.label_codes(split, label, template=template, tokenizer=tokenizer)
+        return np.asarray(names, dtype=object)[codes]
+
+    def label_codes(self, split: str | None, label: str, *, template=None,
+                    tokenizer=None) -> tuple[np.ndarray, list[str]]:
+        """Each row's label as a small integer code, and the value of each code. Counting and
+        balancing work on these: a byte or two a row, however many rows there are."""
         s = self.split(split)
+        key = ("codes", label) if label != "length" else None
         if label == "length":
-            return s.on_base(self._length_buckets(s, template, tokenizer))
-        if label not in s.table.column_names or label in INTERNAL:
-            raise WorkbenchError(f"{self.source}: no label {label!r} (columns: "
-                                 f"{', '.join(self.columns)}; or 'length')")
-        key = ("label", label)
-        if key not in s._cache:
+            values = self._length_buckets(s, template, tokenizer)
+            names, codes = np.unique(values.astype(str), return_inverse=True)
+            base = (codes.astype(_code_dtype(len(names))), [str(n) for n in names])
+        elif key in s._cache:
+            base = s._cache[key]
+        else:
+            if label not in s.table.column_names or label in INTERNAL:
+                raise WorkbenchError(f"{self.source}: no label {label!r} (columns: "
+                                     f"{', '.join(self.columns)}; or 'length')")
             col = s.table.column(label)
             t = col.type
             if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-                col = pc.cast(col, pa.string()) if not _nested_strings(t) else None
-            if col is None:
-                raise WorkbenchError(f"{self.source}: column {label!r} is not a scalar label")
-            # dictionary-encode: one Python string per distinct value, not one per row, so a
-            # label over millions of rows costs one pointer a row
+                if _nested_strings(t) or pa.types.is_list(t) or pa.types.is_struct(t):
+                    raise WorkbenchError(f"{self.source}: column {label!r} is not a scalar label")
+                col = pc.cast(col, pa.string())
+            # dictionary-encode: one Python string per distinct value, not one per row
             encoded = pc.dictionary_encode(pc.fill_null(col, NONE_LABEL)).combine_chunks()
-            values = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-            s._cache[key] = values[encoded.indices.to_numpy(zero_copy_only=False)]
-        return s.on_base(s._cache[key])
+            names = [str(v) for v in encoded.dictionary.to_pylist()]
+            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(_code_dtype(len(names)))
+            base = (codes, names)
+            s._cache[key] = base
+        codes, names = base
+        return s.on_base(codes), names
 
     def _length_buckets(self, s: Split, template, tokenizer) -> np.ndarray:
         from ..collate import encode_segments, tokenizer_for
@@ -279,7 +292,10 @@ class Dataset:
         return s._cache[key]
 
     def filter_mask(self, split: str | None, label: str, value: str, **kw) -> np.ndarray:
-        return self.labels(split, label, **kw) == value
+        codes, names = self.label_codes(split, label, **kw)
+        if value not in names:
+            return np.zeros(len(codes), dtype=bool)
+        return codes == names.index(value)
 
     def matching(self, split: str | None = None, *, search: str | None = None,
                  label: str | None = None, value: str | None = None) -> np.ndarray:
@@ -310,8 +326,10 @@ class Dataset:
         """Counts of each label value, per split."""
         out = {}
         for name in self.splits:
-            values, counts = np.unique(self.labels(name, label, **kw).astype(str), return_counts=True)
-            out[name] = {str(v): int(c) for v, c in sorted(zip(values, counts), key=lambda vc: -vc[1])}
+            codes, names = self.label_codes(name, label, **kw)
+            counts = np.bincount(codes, minlength=len(names))
+            out[name] = {names[i]: int(c) for i, c in
+                         sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
         return out
 
     def with_splits(self, splits: dict[str, Split], **info: Any) -> "Dataset":
@@ -324,6 +342,10 @@ class Dataset:
         counts = ", ".join(f"{n} {c:,}" for n, c in self.counts().items())
         return (f"{self.source} · {self.format}{' (detected)' if self.detected else ''} · "
                 f"{counts}" + (f" · {self.bad.total} bad rows skipped" if self.bad else ""))
+
+
+def _code_dtype(n: int):
+    return np.int8 if n < 128 else (np.int16 if n < 32768 else np.int32)
 
 
 def shares(counts: dict[str, int]) -> dict[str, float]:
@@ -380,3 +402,28 @@ def _iter_split_examples(ds: Dataset, s: Split) -> Iterator[Example]:
         positions = np.arange(start, min(start + 2048, len(s)))
         for raw, row in zip(s.take(positions).to_pylist(), rows[positions]):
             yield ds._example({k: v for k, v in raw.items() if k not in INTERNAL}, int(row))
+
+
+def _take(table: pa.Table, rows: np.ndarray, cache: dict) -> pa.Table:
+    """`table.take(rows)` batch by batch. Arrow's own take on a table of many record batches
+    first concatenates each column, which overflows 32-bit string offsets past 2 GB of text
+    (a few million stories); taking inside each batch never does."""
+    if table.num_rows < (1 << 16) or len(rows) == 0:
+        return table.take(pa.array(rows, type=pa.int64()))
+    batches = cache.get("batches")
+    if batches is None:
+        batches = table.to_batches()
+        cache["batches"] = batches
+        cache["batch_starts"] = np.cumsum([0] + [b.num_rows for b in batches])
+    starts = cache["batch_starts"]
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    which = np.searchsorted(starts, sorted_rows, side="right") - 1
+    pieces = []
+    for b in np.unique(which):
+        local = sorted_rows[which == b] - starts[b]
+        pieces.append(batches[b].take(pa.array(local, type=pa.int64())))
+    out = pa.Table.from_batches(pieces, schema=table.schema)
+    if np.any(np.diff(order) < 0):  # back to the order asked for (small: only these rows)
+        out = out.take(pa.array(np.argsort(order, kind="stable"), type=pa.int64()))
+    return out
