@@ -53,11 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     from .errors import WorkbenchError, one_line
 
     try:
+        args = build_parser().parse_args(argv)
         if args.command is None:
             return _open_app(args)
         return int(args._module.run(args) or 0)

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
         kw: dict = {"dest": f"cfg_{f.name}", "default": argparse.SUPPRESS,
-                    "help": helps.get(f.name, ""), "metavar": f.name.upper()}
+                    "help": helps.get(f.name, "").replace("%", "%%"), "metavar": f.name.upper()}
         if kind == "int":
             kw["type"] = int
         elif kind == "float":
