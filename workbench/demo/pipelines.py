@@ -147,7 +147,7 @@ def seed_000(ctx: Context) -> dict:
     if ctx.quick:
         prompts = prompts[:4]
     template = get_template("story")
-    steps = ctx.steps(400)
+    steps = ctx.steps(200)  # ~3,000 stories seen: 0.5 epoch imbalanced, 5 epochs balanced
     runs = {
         "imbalanced": _run_sft(ctx, "demo-000-imbalanced", str(paths.instruct), "story", steps=steps),
         "balanced": _run_sft(ctx, "demo-000-balanced", str(paths.instruct), "story", steps=steps,
@@ -156,7 +156,7 @@ def seed_000(ctx: Context) -> dict:
     out: dict[str, Any] = {"steps": steps, "prompts": len(prompts), "models": {}}
     for label, spec in [("base", ctx.base)] + [(k, v.name) for k, v in runs.items()]:
         loaded = _load(spec, ctx)
-        summary = _diagnosed(loaded, template, prompts, ctx.steps(220) if not ctx.quick else 16)
+        summary = _diagnosed(loaded, template, prompts, 16 if ctx.quick else 220)
         out["models"][label] = summary
         ending = summary.get("ending") or {}
         ctx.log(f"  {label}: ending accuracy {ending.get('accuracy')}, confusion "
@@ -177,7 +177,7 @@ def seed_001(ctx: Context) -> dict:
     if ctx.quick:
         items = items[:6]
     session = _run_sft(ctx, "demo-001-tasks", str(paths.tasks / "train.jsonl"), "inst-resp",
-                       steps=ctx.steps(600))
+                       steps=ctx.steps(150))  # ~10 epochs: packed rows hold ~17 tasks each
     template = get_template("inst-resp")
     out: dict[str, Any] = {"test_items": len(items), "models": {}}
     for label, spec in (("base", ctx.base), ("sft", session.name)):
@@ -221,8 +221,10 @@ def seed_002(ctx: Context) -> dict:
         variants = variants[:2]
     out["runs"] = {}
     for name, overrides, data in variants:
+        # grouped batches of 8 conversations: 150 steps is ~19 epochs of 64 (the course's
+        # "100-1000 steps"); packed rows would put the whole set in one step
         session = _run_sft(ctx, f"demo-002-{name}", str(data), "chatml", steps=ctx.steps(150),
-                           val_ratio=0.1, **overrides)
+                           val_ratio=0.1, batcher="grouped", **overrides)
         loaded = _load(session.name, ctx)
         summary = _pick(_diagnosed(loaded, template, items, 48))
         summary["text_loss"] = _text_loss(loaded, paths.forgetting)

@@ -1,0 +1,72 @@
+"""A small version of each seed pipeline (`workbench demo run SEED --quick`): a few SFT steps
+of the shipped demo base model, then the measurements each pipeline reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, RASBT, run_cli
+
+pytestmark = pytest.mark.slow
+BASE = ROOT / "sessions" / "demo-base"
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    if not (BASE / "checkpoints").is_dir():
+        pytest.skip("the shipped demo base model (sessions/demo-base) is absent")
+    (tmp_path / "sessions").mkdir()
+    shutil.copytree(BASE, tmp_path / "sessions" / "demo-base")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def run_seed(workdir: Path, seed: str, *extra: str) -> dict:
+    res = run_cli("demo", "run", seed, "--quick", "--json", "--sessions", str(workdir / "sessions"),
+                  "--data-dir", str(workdir / "data"), "--out", str(workdir / "runs"), *extra,
+                  timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    key = next(iter(report))
+    saved = json.loads((workdir / "runs" / key / "report.json").read_text())
+    assert saved["quick"] is True
+    return report[key]
+
+
+def test_seed_000_balancing_and_ending_adherence(workdir):
+    r = run_seed(workdir, "000")
+    assert set(r["models"]) == {"base", "imbalanced", "balanced"}
+    for summary in r["models"].values():
+        ending = summary["ending"]
+        assert ending["n"] == r["prompts"] and set(ending["confusion"]) <= {"happy", "sad"}
+    balanced = r["data"]["balanced"]["data_report"]
+    imbalanced = r["data"]["imbalanced"]["data_report"]
+    assert balanced["trainable"] < imbalanced["trainable"]          # undersampled
+    assert (workdir / "sessions" / "demo-000-balanced" / "checkpoints").is_dir()
+
+
+def test_seed_001_exact_match_per_category(workdir):
+    r = run_seed(workdir, "001")
+    for label in ("base", "sft"):
+        summary = r["models"][label]
+        assert 0.0 <= summary["exact_match"] <= 1.0 and summary["by_category"]
+
+
+def test_seed_002_ablation_and_forgetting(workdir):
+    r = run_seed(workdir, "002")
+    assert r["base"]["text_loss"] > 0
+    assert {"response-lr1e-3-n64", "all-lr1e-3-n64"} <= set(r["runs"])
+    for run in r["runs"].values():
+        assert run["text_loss"] > 0 and 0.0 <= run["f1"] <= 1.0
+
+
+def test_seed_003_chapter7(workdir):
+    if not RASBT.exists():
+        pytest.skip(f"{RASBT} is absent: seed 003 uses the chapter-7 instruction data")
+    r = run_seed(workdir, "003", "--rasbt", str(RASBT))
+    assert r["train"] == 935 and r["test"] == 110
+    assert set(r["models"]) == {"base", "sft"} and r["models"]["sft"]["n"] == 4
