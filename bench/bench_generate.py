@@ -16,6 +16,7 @@ transformers is a test/bench dependency only; nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ def main() -> int:
     hf = GPT2LMHeadModel(hf_cfg).eval()
     ours = build_model(config_from_hf(hf_cfg.to_dict()), hf.state_dict(), "bench").eval()
     tok = _ByteCounter(50257)
+    load_before = os.getloadavg()[0]
     print(f"model: GPT-2 {'6L/384' if args.small else 'small 12L/768'}, vocab 50257, "
           f"{ours.num_params() / 1e6:.1f}M params, random weights · torch {torch.__version__} · "
           f"{args.threads} threads · fp32 · greedy, no early stop")
@@ -98,6 +100,8 @@ def main() -> int:
               f"{f'({lo:.2f}-{hi:.2f})':>12}  {'yes' if same else 'NO'}")
     print("\ntok/s: the best run of each; ratio: the median over the back-to-back pairs of "
           "HF time / our time (range: lowest and highest pair)")
+    print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+          f"({os.cpu_count()} CPUs; other processes slow both sides, unevenly)")
     return 0 if all(r[-1] for r in rows) else 1
 
 

@@ -138,8 +138,7 @@ def _load_folder(folder: Path, device: str, dropout: float, source: str,
                 if sharded else "")
         raise WorkbenchError(f"model {folder}: no weights: neither model.safetensors nor "
                              f"pytorch_model.bin{hint}")
-    state = read_weights(weights)
-    model = build_model(config, state, str(weights))
+    # the small files first: a bad tokenizer or template fails before gigabytes are read
     meta = _read_workbench_json(folder)
     tokenizer = _load_tokenizer(folder, meta)
     if tokenizer.n_vocab > config.vocab_size:
@@ -148,6 +147,7 @@ def _load_folder(folder: Path, device: str, dropout: float, source: str,
     template = None
     if meta.get("template"):
         template = template_from_dict(meta["template"], f"{folder / WORKBENCH_FILE}: template")
+    model = build_model(config, read_weights(weights), str(weights))
     model.to(device).eval()
     info = dict(info, folder=str(folder), weights=weights.name, params=model.num_params(),
                 config=asdict(config), device=device)
