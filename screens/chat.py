@@ -397,7 +397,9 @@ class ChatScreen(WorkbenchScreen):
         settings = self.query_one(SettingsBar)
         try:
             config = settings.config()
-            item = make_item(prompt)
+            prompt, fields = split_fields(prompt, template)
+            item = make_item(prompt, ending=fields.pop("ending", None))
+            item.example.meta.update(fields)
             check_prompts(models.values(), template, [item])
             rendered = visible_prompt(template.render_prompt(item.example))
         except WorkbenchError as err:
@@ -439,7 +441,8 @@ class ChatScreen(WorkbenchScreen):
                     result = piece
                 elif gen.add(piece.text):
                     self.post_message(self.Token(gen))
-            diagnosis = diagnose_answer(result, template, prompt=item.prompt)
+            diagnosis = diagnose_answer(result, template, prompt=item.prompt,
+                                        requested_ending=item.ending)
             self.post_message(self.Finished(gen, result, diagnosis))
         except Exception as err:  # noqa: BLE001 - any failure ends as a message, never a crash
             log_traceback(err)
@@ -734,3 +737,36 @@ def _params(n: int) -> str:
     if n >= 1e6:
         return f"{n / 1e6:.0f}M params" if n >= 1e7 else f"{n / 1e6:.1f}M params"
     return f"{n / 1e3:.0f}K params"
+
+
+# Fields a single-turn template fills from the prompt itself (see workbench.templates).
+_FROM_PROMPT = {"instruction", "prompt", "question", "summary", "input", "response", "output",
+                "answer", "story", "completion", "system"}
+
+
+def split_fields(text: str, template) -> tuple[str, dict[str, str]]:
+    """The prompt, and the template fields given as trailing `name: value` lines. The story
+    template needs an ending: "a dog finds a bone" then a line "ending: sad". A field the
+    template needs and the text lacks is an error that says what line to add."""
+    from workbench.errors import WorkbenchError
+
+    needed = set()
+    if hasattr(template, "fields_used"):
+        needed = {f for f in template.fields_used() if f not in _FROM_PROMPT}
+    if not needed:
+        return text, {}
+    lines = text.rstrip().split("\n")
+    fields: dict[str, str] = {}
+    while lines:
+        name, sep, value = lines[-1].partition(":")
+        if sep and name.strip().lower() in needed and value.strip():
+            fields[name.strip().lower()] = value.strip()
+            lines.pop()
+        else:
+            break
+    missing = sorted(needed - set(fields))
+    if missing:
+        example = "ending: happy (or sad)" if missing == ["ending"] else f"{missing[0]}: …"
+        raise WorkbenchError(f"template {template.name!r} also needs {', '.join(missing)}: add a "
+                             f"line like '{example}' under the prompt")
+    return "\n".join(lines).strip(), fields

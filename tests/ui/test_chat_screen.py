@@ -17,13 +17,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from screens.app import make_app  # noqa: E402
-from screens.chat import ChatScreen  # noqa: E402
+from screens.chat import ChatScreen, ExchangeView  # noqa: E402
 from screens.widgets.chat_dialogs import CompareResultScreen, CompareSetDialog  # noqa: E402
 from screens.widgets.chat_prompt import PromptArea  # noqa: E402
 from screens.widgets.chat_settings import SettingsBar  # noqa: E402
 from screens.widgets.error_panel import ErrorPanel  # noqa: E402
 from workbench.collate import encode_segments, tokenizer_for  # noqa: E402
-from workbench.data.records import Example  # noqa: E402
+from workbench.data.records import Example, Message  # noqa: E402
 from workbench.model import save_model  # noqa: E402
 from workbench.model.toy import scripted_gpt  # noqa: E402
 from workbench.templates import get_template  # noqa: E402
@@ -436,3 +436,45 @@ def test_snapshot_rendered_prompt_light(snap_compare):
         await pilot.pause()
 
     assert snap_compare(_app(), terminal_size=(120, 36), run_before=run_before)
+
+
+# ----------------------------------------------------------------------------------------
+# Templates that need more than the prompt: the story template's ending
+
+
+def test_split_fields_reads_trailing_field_lines():
+    from screens.chat import split_fields
+    from workbench.errors import WorkbenchError
+
+    story = get_template("story")
+    assert split_fields("a dog finds a bone\nending: sad", story) == ("a dog finds a bone",
+                                                                      {"ending": "sad"})
+    assert split_fields("What is 2+2?", get_template("alpaca")) == ("What is 2+2?", {})
+    with pytest.raises(WorkbenchError, match="also needs ending: add a line like 'ending: happy"):
+        split_fields("a dog finds a bone", story)
+
+
+@sync
+async def test_story_session_chat_with_an_ending_line(root):
+    story = get_template("story")
+    answer = list(b"Once upon a time. She cried. The toy was lost forever.")
+    ex = Example([Message("user", "a girl loses her toy")],
+                 {"summary": "a girl loses her toy", "ending": "sad"})
+    prompt = encode_segments(story.render_prompt(ex), TOK)[0]
+    script = [0] * (len(prompt) - 1) + answer + [TOK.eos_id]
+    _session(root, "story-tiny", scripted_gpt(script, vocab_size=257, n_positions=N_POSITIONS),
+             TOK, story)
+    app = _app(session="story-tiny")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _ready(pilot)
+        await _ask(pilot, screen, "a girl loses her toy")           # no ending: says what to add
+        await _wait(pilot, lambda: "ending: happy" in str(screen.query_one("#errors").render()),
+                    what="the missing-field message")
+        await _ask(pilot, screen, "a girl loses her toy\nending: sad")
+        await _wait(pilot, lambda: screen._count == 1 and not screen.generating, what="the answers")
+        exchange = screen.query(ExchangeView).last()
+        await _wait(pilot, lambda: exchange.answer("sft").state == "done", what="the SFT answer")
+        answer = exchange.answer("sft")
+        assert answer.text == "Once upon a time. She cried. The toy was lost forever."
+        assert answer.diagnosis.ending.label == "sad"      # the requested ending, measured
+        assert "ending sad ✓" in str(answer.render())

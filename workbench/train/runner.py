@@ -66,6 +66,18 @@ def _launch(session: Path, cmd: list[str]) -> int:
     return proc.pid
 
 
+def _launch_starting(session: Path, status: dict, *, resume: bool, nproc: int) -> None:
+    """Mark the session `starting` (no pid yet: readers give it a minute), launch the process,
+    and record its pid unless the process has already written its own status."""
+    status = dict(status, state="starting", error=None, pid=None, updated_at=now())
+    write_json_atomic(session / STATUS, status)
+    pid = _launch(session, command_for(session, resume=resume, nproc=nproc))
+    current = read_status(session)
+    if current.get("state") == "starting" and not current.get("pid"):
+        current["pid"] = pid
+        write_json_atomic(session / STATUS, current)
+
+
 def start(config: TrainConfig, name: str | None = None,
           sessions_dir: str | os.PathLike | None = None) -> Path:
     """Validate, create sessions/<name>/ with config.toml, launch detached. Returns the folder."""
@@ -79,14 +91,9 @@ def start(config: TrainConfig, name: str | None = None,
                              f"or resume it with `workbench train --resume {name}`")
     session.mkdir(parents=True, exist_ok=True)
     write_text_atomic(session / CONFIG, config.to_toml())
-    write_json_atomic(session / STATUS, {"state": "starting", "step": 0, "max_steps": None,
-                                         "error": None, "started_at": now(), "updated_at": now(),
-                                         "model": config.model, "data": config.data})
-    pid = _launch(session, command_for(session, resume=False, nproc=config.nproc))
-    status = read_status(session)
-    if status.get("state") == "starting" and not status.get("pid"):
-        status["pid"] = pid
-        write_json_atomic(session / STATUS, status)
+    _launch_starting(session, {"step": 0, "max_steps": None, "started_at": now(),
+                               "model": config.model, "data": config.data},
+                     resume=False, nproc=config.nproc)
     return session
 
 
@@ -99,13 +106,7 @@ def resume(name: str, sessions_dir: str | os.PathLike | None = None) -> Path:
     if status.get("state") == "finished":
         raise WorkbenchError(f"session {name!r} has finished; start a new run to train further")
     config = TrainConfig.from_toml(session / CONFIG)
-    status.update(state="starting", error=None, pid=None, updated_at=now())
-    write_json_atomic(session / STATUS, status)
-    pid = _launch(session, command_for(session, resume=True, nproc=config.nproc))
-    status = read_status(session)
-    if status.get("state") == "starting" and not status.get("pid"):
-        status["pid"] = pid
-        write_json_atomic(session / STATUS, status)
+    _launch_starting(session, status, resume=True, nproc=config.nproc)
     return session
 
 
