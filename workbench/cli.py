@@ -40,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sessions", metavar="DIR", help="sessions folder (default: ./sessions)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue  # a command still being built in this checkout
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
