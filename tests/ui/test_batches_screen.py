@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import GPT2_BPE, ROOT
+from conftest import GPT2_BPE, ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "ui" / "batches"
 ALPACA = FIXTURES / "alpaca.jsonl"
