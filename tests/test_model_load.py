@@ -209,3 +209,35 @@ def test_specs_that_name_nothing(tmp_path):
     assert "is a file" in _error(Path(__file__))
     assert "--revision applies to Hub ids only" in _error(tmp_path, revision="main")
     assert "unknown device" in _error(tmp_path, device="tpu")
+
+
+def test_loads_in_parallel_threads_leave_weight_init_intact(tiny_folder):
+    """The Chat screen loads base and SFT at once, in two threads. Loading skips the random
+    init by patching torch's init functions for a moment; interleaved patches once left
+    them as no-ops for good, and every model built afterwards started from uninitialised
+    memory (a scripted model answered NUL bytes)."""
+    import threading
+
+    from torch.nn import init
+
+    originals = {name: getattr(init, name) for name in ("normal_", "ones_", "zeros_")}
+    reference = _logits(load_model(str(tiny_folder), device="cpu").model)
+    errors: list[BaseException] = []
+
+    def load():
+        try:
+            for _ in range(20):
+                assert torch.equal(_logits(load_model(str(tiny_folder), device="cpu").model),
+                                   reference)
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert {name: getattr(init, name) for name in originals} == originals
+    layer = torch.nn.LayerNorm(8)  # built after the loads: its init ran
+    assert torch.equal(layer.weight, torch.ones(8))

@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,18 +296,30 @@ def _without_init():
     Drawing 124M random numbers takes seconds on a CPU; on the meta device it takes no
     time but makes torch import torch._dynamo (another second). So the init functions
     the modules call are no-ops while the model is built.
+
+    The patch is process-wide, so builds are serialised: the Chat screen loads two models
+    at once in two threads, and interleaved save/restore pairs would leave the no-ops in
+    place for good (every later `GPT(...)` in the process would start from garbage).
     """
     from torch.nn import init
 
     names = ("normal_", "uniform_", "kaiming_uniform_", "zeros_", "ones_")
-    saved = {name: getattr(init, name) for name in names}
-    for name in names:
-        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
-    try:
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(init, name, fn)
+    with _INIT_LOCK:
+        saved = {name: getattr(init, name) for name in names}
+        for name in names:
+            setattr(init, name, _no_init)
+        try:
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(init, name, fn)
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def _no_init(tensor, *args, **kwargs):
+    return tensor
 
 
 def _names(keys: list[str], limit: int = 6) -> str:
