@@ -82,6 +82,11 @@ class WorkbenchApp(App):
             self.state.template = template
         if model is not None:
             self.state.model = model
+        # The demo data is written, not shipped: a saved source under data/demo/ that is gone
+        # (a fresh clone, a cleaned folder) is written again after the first frame.
+        self.demo_missing = "" if self.first_run else _missing_demo_source(self.state.source)
+        if self.demo_missing:
+            self.state.source = ""  # the screens wait for it instead of failing to open it
         self.start_mode = start_mode
         if self.state.theme in self.available_themes:
             self.theme = self.state.theme
@@ -92,12 +97,28 @@ class WorkbenchApp(App):
         if self.first_run:
             self.run_worker(self._prepare_demo, thread=True, exit_on_error=False,
                             name="first-run", group="first-run")
+        elif self.demo_missing:
+            self.run_worker(self._restore_demo, thread=True, exit_on_error=False,
+                            name="demo-data", group="first-run")
 
     def _prepare_demo(self) -> None:
         from workbench.demo.build import first_run_context
 
         context = first_run_context(self.sessions_dir)
         self.call_from_thread(self._demo_ready, context)
+
+    def _restore_demo(self) -> None:
+        from workbench.demo.build import write_demo_data
+
+        source = Path(self.demo_missing)
+        write_demo_data(source.parent, corpus=False)
+        self.call_from_thread(self._demo_restored, str(source))
+
+    def _demo_restored(self, source: str) -> None:
+        self.demo_missing = ""
+        self.set_context(source=source)
+        self.notify(f"The demo data was missing: written again in {Path(source).parent}.",
+                    timeout=6)
 
     def _demo_ready(self, context: dict) -> None:
         self.set_context(**context)
@@ -147,6 +168,16 @@ class WorkbenchApp(App):
                                 lambda mode=mode: self.switch_mode(mode))
         yield SystemCommand("Help", "Every key binding", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def _missing_demo_source(source: str) -> str:
+    """`source` when it names a demo dataset (under data/demo/) that is not on disk."""
+    from workbench.demo.build import DATA_DIR
+
+    path = Path(source) if source else None
+    if path is None or path.exists() or path.parent != DATA_DIR:
+        return ""
+    return source
 
 
 def make_app(*, sessions_dir=None, state_file=None, data=None, data_format=None, template=None,

@@ -608,3 +608,42 @@ def test_snapshot_balance_dialog_80x24(tmp_path, snap_compare):
 
     assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=(80, 24),
                         run_before=open_balance)
+
+
+# -- the demo data ----------------------------------------------------------------------------
+
+
+@sync
+async def test_first_run_preloads_the_demo_data(tmp_path, monkeypatch):
+    """No saved state and nothing asked for: the demo instruction set is written and opened."""
+    from screens.widgets.error_panel import ErrorPanel
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(sessions_dir=tmp_path / "sessions", state_file=tmp_path / "state.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert app.state.source == "data/demo/tinystories-instruct.txt"
+        assert (tmp_path / "data" / "demo" / "tinystories-instruct.txt").is_file()
+        assert app.screen.ds is not None and app.screen.ds.num_rows() == 6000
+        assert not app.screen.query_one(ErrorPanel).shown
+
+
+@sync
+async def test_saved_demo_source_that_is_gone_is_written_again(tmp_path, monkeypatch):
+    """A fresh clone with an old state file: the demo data the state names is not there.
+    It is written again and opened, rather than failing to open."""
+    from screens.widgets.error_panel import ErrorPanel
+
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"source": "data/demo/tinystories-instruct.txt",
+                                 "template": "story"}))
+    app = make_app(sessions_dir=tmp_path / "sessions", state_file=state)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert (tmp_path / "data" / "demo" / "tinystories-instruct.txt").is_file()
+        assert app.screen.ds is not None and app.screen.ds.num_rows() == 6000
+        assert not app.screen.query_one(ErrorPanel).shown
+        assert app.state.template == "story"  # the rest of the saved state is kept
