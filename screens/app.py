@@ -111,7 +111,14 @@ class WorkbenchApp(App):
         from workbench.demo.build import write_demo_data
 
         source = Path(self.demo_missing)
-        write_demo_data(source.parent, corpus=False)
+        try:
+            write_demo_data(source.parent, corpus=False)
+        except OSError as err:  # a read-only checkout: keep the saved source, say why
+            self.state.source = str(source)
+            self.call_from_thread(self.notify, f"{source}: missing, and the demo data could not "
+                                  f"be written ({err.strerror or err}); press o to open a source",
+                                  severity="error", timeout=10)
+            return
         self.call_from_thread(self._demo_restored, str(source))
 
     def _demo_restored(self, source: str) -> None:
