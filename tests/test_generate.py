@@ -133,8 +133,9 @@ def test_stops_at_max_new_tokens(talker):
     assert (res.stop_reason, res.text, res.context_full) == ("length", "Sure", False)
 
 
-def test_each_sequence_of_a_batch_stops_for_its_own_reason(talker):
-    cfg = _greedy(40, stop_strings=("### Instruction:",))
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_each_sequence_of_a_batch_stops_for_its_own_reason(talker, use_cache):
+    cfg = _greedy(40, stop_strings=("### Instruction:",), use_cache=use_cache)
     # the script is indexed by position: a longer prompt starts later in it
     results = generate(talker, TOK, [_b("Q"), _b("Q" * 28), _b("Q" * 33)], cfg)
     assert [r.stop_reason for r in results] == ["stop_string", "end", "end"]

@@ -29,11 +29,34 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
-    """Append one JSON object as one whole line, flushed, in a single write call."""
-    line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
+    """Append one JSON object as one whole line, flushed, in a single write call.
+
+    A writer killed (kill -9) in the middle of that call can leave the start of a line with
+    no newline: Linux stops a file write at a page boundary when a fatal signal is pending.
+    Readers skip such a torn last line (`read_jsonl`); the next append cuts it off first, so
+    it never glues onto the next whole line.
+    """
+    line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    with open(path, "ab+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end:
+            fh.seek(end - 1)
+            if fh.read(1) != b"\n":
+                fh.truncate(_last_line_end(fh, end))
         fh.write(line)
         fh.flush()
+
+
+def _last_line_end(fh, end: int, chunk: int = 4096) -> int:
+    """Offset just past the last newline before `end` (0 when there is none)."""
+    while end > 0:
+        start = max(0, end - chunk)
+        fh.seek(start)
+        at = fh.read(end - start).rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        end = start
+    return 0
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

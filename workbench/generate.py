@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -396,8 +395,11 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
     start = time.perf_counter()
     try:
         with autocast(device):
-            x = model.hidden(ids, position_ids=positions, cache=cache)  # (B, T0, C)
-            logits = _lm_head(model, x[:, -1])  # (B, V): only the last position predicts
+            if config.use_cache:
+                x = model.hidden(ids, position_ids=positions, cache=cache)  # (B, T0, C)
+                logits = model.logits(x[:, -1])  # (B, V): only the last position predicts
+            else:
+                logits = model.logits(_last_hidden(model, prompts, device))  # (B, V)
         for _ in range(steps):
             new = _pick(logits[:, :n_vocab], config, seen, generator)  # (B,)
             chosen = new.tolist()
@@ -417,12 +419,12 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
             with autocast(device):
                 if config.use_cache:
                     x = model.hidden(new[:, None], position_ids=next_pos[:, None], cache=cache)
-                else:  # everything again, through a fresh cache that sees the whole row
-                    ids = torch.cat([ids, new[:, None]], dim=1)  # (B, T)
-                    positions = torch.cat([positions, next_pos[:, None]], dim=1)  # (B, T)
-                    cache = KVCache(cfg, B, ids.size(1), keep if padded else None)
-                    x = model.hidden(ids, position_ids=positions, cache=cache)
-                logits = _lm_head(model, x[:, -1])  # (B, V)
+                    logits = model.logits(x[:, -1])  # (B, V)
+                else:  # every position again, of the sequences still going
+                    going = [i for i, seq in enumerate(seqs) if seq.reason is None]
+                    x = _last_hidden(model, [prompts[i] + seqs[i].tokens for i in going], device)
+                    logits = logits.new_zeros(logits.shape)  # stopped rows: never used
+                    logits[going] = model.logits(x)  # (B, V)
             # a stopped sequence keeps being fed; keep its position inside the table
             next_pos = (next_pos + 1).clamp_(max=n_positions - 1)
     finally:
@@ -430,27 +432,23 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
     return [seq.result(n) for seq, n in zip(seqs, lengths)]
 
 
-_HEAD_T: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> (key, (C, V))
+def _last_hidden(model, rows, device):
+    """The final hidden state at the last position of each token list, (n, C), every
+    position computed afresh (the no-cache path). The lists go side by side into one packed
+    row (positions restarting at 0, attention kept inside each list), so no padding is
+    computed and a stopped sequence costs nothing."""
+    import torch
 
-
-def _lm_head(model, x):
-    """The LM head for decoding, (B, C) -> (B, V).
-
-    On the CPU it multiplies by a contiguous (C, V) copy of the head: with a few rows, a
-    CPU matmul streams that layout about twice as fast as the (V, C) embedding table the
-    head is tied to (measured: 6.5 ms against 12 ms per token for GPT-2 small, whose head
-    is a third of its weights). The copy is rebuilt when the weights change (a training
-    step bumps their version) and is never part of the model's state.
-    """
-    w = model.lm_head.weight  # (V, C)
-    if w.device.type != "cpu":
-        return model.lm_head(x)
-    key = (w.data_ptr(), w._version, w.dtype, tuple(w.shape))
-    cached = _HEAD_T.get(model)
-    if cached is None or cached[0] != key:
-        cached = (key, w.detach().t().contiguous())  # (C, V)
-        _HEAD_T[model] = cached
-    return x @ cached[1]  # (B, V)
+    flat = torch.tensor([t for row in rows for t in row], device=device)[None]  # (1, N)
+    if len(rows) == 1:
+        return model.hidden(flat)[0, -1:]  # (1, C)
+    lengths = torch.tensor([len(row) for row in rows], device=device)  # (n,)
+    ends = lengths.cumsum(0)  # (n,) one past each list's last token
+    segments = torch.repeat_interleave(torch.arange(1, len(rows) + 1, device=device), lengths)
+    positions = torch.arange(flat.size(1), device=device) - torch.repeat_interleave(
+        ends - lengths, lengths)  # (N,) 0.. for each list
+    x = model.hidden(flat, position_ids=positions[None], segment_ids=segments[None])
+    return x[0, ends - 1]  # (n, C)
 
 
 def _pick(logits, config: GenerationConfig, seen, generator):
