@@ -396,8 +396,9 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
     try:
         with autocast(device):
             if config.use_cache:
-                x = model.hidden(ids, position_ids=positions, cache=cache)  # (B, T0, C)
-                logits = model.logits(x[:, -1])  # (B, V): only the last position predicts
+                last = torch.arange(B, device=device) * T0 + T0 - 1  # (B,) flat slots
+                x = model.hidden(ids, position_ids=positions, cache=cache, select=last)
+                logits = model.logits(x)  # (B, V): only the last position predicts
             else:
                 logits = model.logits(_last_hidden(model, prompts, device))  # (B, V)
         for _ in range(steps):
@@ -441,14 +442,14 @@ def _last_hidden(model, rows, device):
 
     flat = torch.tensor([t for row in rows for t in row], device=device)[None]  # (1, N)
     if len(rows) == 1:
-        return model.hidden(flat)[0, -1:]  # (1, C)
+        return model.hidden(flat, select=torch.tensor([flat.size(1) - 1], device=device))
     lengths = torch.tensor([len(row) for row in rows], device=device)  # (n,)
     ends = lengths.cumsum(0)  # (n,) one past each list's last token
     segments = torch.repeat_interleave(torch.arange(1, len(rows) + 1, device=device), lengths)
     positions = torch.arange(flat.size(1), device=device) - torch.repeat_interleave(
         ends - lengths, lengths)  # (N,) 0.. for each list
-    x = model.hidden(flat, position_ids=positions[None], segment_ids=segments[None])
-    return x[0, ends - 1]  # (n, C)
+    return model.hidden(flat, position_ids=positions[None], segment_ids=segments[None],
+                        select=ends - 1)  # (n, C)
 
 
 def _pick(logits, config: GenerationConfig, seen, generator):

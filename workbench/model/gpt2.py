@@ -211,11 +211,13 @@ class CausalSelfAttention(nn.Module):
         self.n_embd = config.n_embd
         self.dropout = config.dropout
 
-    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0):
+    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0, select=None):
+        """(B, T, C) -> (B, T, C); with `select` (flat indices into the B*T positions), the
+        output at those positions only, (N, C): every position is still a key and value."""
         B, T, C = x.size()
         hs = C // self.n_head
         if isinstance(mask, Packed):
-            return self.resid_dropout(linear(self.c_proj, self._packed(x, mask)))
+            return self.resid_dropout(linear(self.c_proj, _rows(self._packed(x, mask), select)))
         q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
@@ -226,7 +228,7 @@ class CausalSelfAttention(nn.Module):
             q, k, v, attn_mask=mask, is_causal=is_causal and mask is None,
             dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
-        return self.resid_dropout(linear(self.c_proj, y))
+        return self.resid_dropout(linear(self.c_proj, _rows(y, select)))
 
     def _packed(self, x, packed: Packed):
         """Attention inside each example of packed rows: gather every example into a row of
@@ -243,6 +245,11 @@ class CausalSelfAttention(nn.Module):
         out = x.new_zeros(B * T, C)
         out[packed.index[packed.valid]] = y[packed.valid]
         return out.view(B, T, C)
+
+
+def _rows(x: torch.Tensor, select: torch.Tensor | None) -> torch.Tensor:
+    """x (B, T, C) at the flat positions `select`, (N, C); x itself when select is None."""
+    return x if select is None else x.reshape(-1, x.size(-1))[select]
 
 
 class MLP(nn.Module):
@@ -268,9 +275,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.mlp = MLP(config)
 
-    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0):
+    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0, select=None):
         # pre-LayerNorm: each sublayer reads a normalized copy and adds to the residual stream
-        x = x + self.attn(self.ln_1(x), mask, is_causal, cache, layer)
+        a = self.attn(self.ln_1(x), mask, is_causal, cache, layer, select)
+        x = _rows(x, select) + a  # (B, T, C), or (N, C) at the selected positions
         x = x + self.mlp(self.ln_2(x))
         return x
 
@@ -317,7 +325,7 @@ class GPT(nn.Module):
 
     # ------------------------------------------------------------------------------------
 
-    def hidden(self, input_ids, position_ids=None, segment_ids=None, cache=None):
+    def hidden(self, input_ids, position_ids=None, segment_ids=None, cache=None, select=None):
         """Final hidden states after ln_f, (B, T, C).
 
         position_ids (B, T): defaults to 0..T-1 (after the cached positions with a cache);
@@ -325,6 +333,9 @@ class GPT(nn.Module):
         segment_ids (B, T): 1, 2, ... per example of a packed row, 0 for padding; attention
         stays inside a segment. None: one causal sequence per row.
         cache: a KVCache; the new keys/values are stored in it and it advances by T.
+        select: flat indices into the B*T positions (generation: the last of each prompt);
+        only their hidden states are returned, (N, C), and the last block spends its output
+        projection and MLP on them alone (those are the only rows it passes on).
         """
         B, T = input_ids.size()
         past = cache.length if cache is not None else 0
@@ -337,10 +348,11 @@ class GPT(nn.Module):
         pos_emb = self.transformer.wpe(position_ids)  # (B, T, C) or (T, C)
         x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
-            x = block(x, mask, is_causal, cache, i)
+            last = i == len(self.transformer.h) - 1
+            x = block(x, mask, is_causal, cache, i, select if last else None)
         if cache is not None:
             cache.length += T
-        return self.transformer.ln_f(x)  # (B, T, C)
+        return self.transformer.ln_f(x)  # (B, T, C), or (N, C) with select
 
     def forward(self, input_ids, position_ids=None, segment_ids=None, cache=None):
         """Logits at every position, (B, T, V): diagnostics look at all of them."""

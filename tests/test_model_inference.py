@@ -1,7 +1,10 @@
-"""The model's linear layers at inference on the CPU go through oneDNN (faster fp32
-matrix-vector products than MKL's on the CPUs we measured); training and other dtypes keep
-F.linear. Both must give the same numbers, and a torch whose oneDNN op fails must still
-generate."""
+"""Inference shortcuts of the model, each against the plain computation.
+
+The linear layers at inference on the CPU go through oneDNN (faster fp32 matrix-vector
+products than MKL's on the CPUs we measured); training and other dtypes keep F.linear. Both
+must give the same numbers, and a torch whose oneDNN op fails must still generate.
+`hidden(select=...)` computes the last block's output only where it is asked for; those
+rows must equal the full computation's."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import torch.nn.functional as F
 
 from workbench.generate import GenerationConfig, generate
 from workbench.model import gpt2
+from workbench.model.gpt2 import KVCache
 from workbench.model.toy import random_gpt
 from workbench.tokenizer import ByteTokenizer
 
@@ -116,3 +120,37 @@ def test_wrong_inputs_raise_and_keep_onednn_on(spy):
     with torch.no_grad():
         gpt2.linear(layer, torch.randn(2, 48))
     assert spy.calls == 2
+
+
+@pytest.mark.parametrize("path", ["causal", "packed", "left-padded cache"])
+def test_hidden_at_selected_positions_equals_the_full_computation(path):
+    model = random_gpt(scale=0.3, seed=6, vocab_size=257)
+    ids = torch.randint(0, 257, (3, 9), generator=torch.Generator().manual_seed(0))
+    kw: dict = {}
+    if path == "packed":
+        kw["segment_ids"] = torch.tensor([[1, 1, 1, 1, 2, 2, 2, 2, 2]] * 2 + [[1] * 6 + [0] * 3])
+        kw["position_ids"] = torch.tensor([[0, 1, 2, 3, 0, 1, 2, 3, 4]] * 2 + [[*range(6), 0, 0, 0]])
+    select = torch.tensor([3, 8, 13, 23])  # flat positions: row 0 slots 3 and 8, row 1, row 2
+    with torch.no_grad():
+        if path == "left-padded cache":
+            keep = torch.ones(3, 9, dtype=torch.bool)
+            keep[1, :4] = False
+            full = model.hidden(ids, cache=KVCache(model.config, 3, 12, keep))
+            cache = KVCache(model.config, 3, 12, keep)
+            some = model.hidden(ids, cache=cache, select=select)
+            assert cache.length == 9  # every position's keys and values are stored
+            after = model.hidden(ids[:, :1], cache=cache)  # and decoding goes on from them
+            fresh = _filled(model, ids, keep)
+            torch.testing.assert_close(after, model.hidden(ids[:, :1], cache=fresh))
+        else:
+            full = model.hidden(ids, **kw)
+            some = model.hidden(ids, **kw, select=select)
+    assert some.shape == (4, model.config.n_embd)
+    torch.testing.assert_close(some, full.reshape(-1, full.size(-1))[select],
+                               rtol=1e-5, atol=1e-5)
+
+
+def _filled(model, ids, keep):
+    cache = KVCache(model.config, ids.size(0), 12, keep)
+    model.hidden(ids, cache=cache)
+    return cache
