@@ -19,9 +19,10 @@ Attention always goes through `F.scaled_dot_product_attention`, in one of three 
 
 Linear layers at inference on the CPU (no autograd, fp32) go through oneDNN's inner
 product (`linear` below) rather than `F.linear`: measured on a 2-core AMD EPYC, MKL's fp32
-matrix-vector products stream GPT-2 small's weights at 12-14 GB/s and oneDNN's at 25-30,
-and generating one token is reading every weight once. Same weights, no copy; results equal
-`F.linear`'s to float rounding. Training and every other device use `F.linear`.
+matrix-vector products stream GPT-2 small's weights at 12-14 GB/s and oneDNN's at 25-34
+(bench/bench_matvec.py), and generating one token is reading every weight once. Same
+weights, no copy; results equal `F.linear`'s to float rounding. Training and every other
+device use `F.linear`.
 
 Shapes: B batch, T time (new positions), L keys in the cache, C n_embd, nh heads,
 hs head size (C // nh), V vocabulary.
