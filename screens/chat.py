@@ -376,6 +376,7 @@ class ChatScreen(WorkbenchScreen):
         """Put `text` to both loaded models; False (with the reason shown) when it cannot."""
         from workbench.compare import check_prompts, make_item
         from workbench.errors import WorkbenchError
+        from workbench.templates import split_fields
 
         if self.generating or self._comparing:
             self.notify("wait for the answers, or Esc to cancel", timeout=2)
@@ -737,36 +738,3 @@ def _params(n: int) -> str:
     if n >= 1e6:
         return f"{n / 1e6:.0f}M params" if n >= 1e7 else f"{n / 1e6:.1f}M params"
     return f"{n / 1e3:.0f}K params"
-
-
-# Fields a single-turn template fills from the prompt itself (see workbench.templates).
-_FROM_PROMPT = {"instruction", "prompt", "question", "summary", "input", "response", "output",
-                "answer", "story", "completion", "system"}
-
-
-def split_fields(text: str, template) -> tuple[str, dict[str, str]]:
-    """The prompt, and the template fields given as trailing `name: value` lines. The story
-    template needs an ending: "a dog finds a bone" then a line "ending: sad". A field the
-    template needs and the text lacks is an error that says what line to add."""
-    from workbench.errors import WorkbenchError
-
-    needed = set()
-    if hasattr(template, "fields_used"):
-        needed = {f for f in template.fields_used() if f not in _FROM_PROMPT}
-    if not needed:
-        return text, {}
-    lines = text.rstrip().split("\n")
-    fields: dict[str, str] = {}
-    while lines:
-        name, sep, value = lines[-1].partition(":")
-        if sep and name.strip().lower() in needed and value.strip():
-            fields[name.strip().lower()] = value.strip()
-            lines.pop()
-        else:
-            break
-    missing = sorted(needed - set(fields))
-    if missing:
-        example = "ending: happy (or sad)" if missing == ["ending"] else f"{missing[0]}: …"
-        raise WorkbenchError(f"template {template.name!r} also needs {', '.join(missing)}: add a "
-                             f"line like '{example}' under the prompt")
-    return "\n".join(lines).strip(), fields

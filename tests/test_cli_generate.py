@@ -116,3 +116,21 @@ def test_more_bad_input_in_process(model_dir, tmp_path, capsys):
             (folder / f.name).write_bytes(f.read_bytes())
     _one_line_error(_main(capsys, "--model", str(folder), "--prompt", "hi"),
                     "no template was saved with it", "--template")
+
+
+def test_story_template_takes_the_ending_as_a_field_or_a_last_line(model_dir, capsys):
+    story = get_template("story")
+    want = len(encode_segments(story.render_prompt(
+        Example.single("a dog finds a bone", ending="sad")), ByteTokenizer())[0])
+    for extra in (["--field", "ending=sad"], ["--field", "ending=happy", "--field", "ending=sad"]):
+        proc = _main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog finds a bone",
+                     "--max-new-tokens", "2", "--json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["prompt_tokens"] == want
+    proc = _main(capsys, "-m", str(model_dir), "-t", "story", "-p",
+                 "a dog finds a bone\nending: sad", "--max-new-tokens", "2", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["prompt_tokens"] == want
+    _one_line_error(_main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog"),
+                    "template 'story' also needs ending", "--field ending=VALUE")
+    _one_line_error(_main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog",
+                          "--field", "ending"), "--field 'ending': expected NAME=VALUE")

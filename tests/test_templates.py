@@ -7,7 +7,8 @@ import pytest
 
 from workbench.data.records import Example, Message
 from workbench.errors import WorkbenchError
-from workbench.templates import BUILTIN, get_template, template_from_dict, template_from_toml
+from workbench.templates import (BUILTIN, get_template, split_fields, template_from_dict,
+                                 template_from_toml)
 
 NO_INPUT = Example.single("Name a color.", "Blue.", row=0)
 WITH_INPUT = Example.single("Translate to Spanish.", "Hola", input="Hello", row=1)
@@ -102,8 +103,10 @@ def test_single_turn_template_refuses_multi_turn():
 
 
 def test_missing_field_and_empty_response():
-    with pytest.raises(WorkbenchError, match="needs field 'ending'"):
+    with pytest.raises(WorkbenchError, match="^row 0: template 'story' needs field 'ending'"):
         get_template("story").render(NO_INPUT)
+    with pytest.raises(WorkbenchError, match="^template 'story' needs field 'ending'"):
+        get_template("story").render(Example.single("a typed prompt"))  # no row to name
     with pytest.raises(WorkbenchError, match="response is empty"):
         get_template("alpaca").render(Example.single("x", "", row=7))
 
@@ -154,3 +157,19 @@ def test_bad_custom_templates(tmp_path, body, match):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_split_fields_reads_trailing_field_lines_the_template_needs():
+    story = get_template("story")
+    assert split_fields("a dog finds a bone\nending: sad", story) == ("a dog finds a bone",
+                                                                      {"ending": "sad"})
+    # the last line wins; a colon in the prompt itself stays there
+    assert split_fields("Note: a dog\nEnding: happy\nending: sad", story) == (
+        "Note: a dog", {"ending": "sad"})
+    # a template that takes everything from the prompt reads no field lines
+    assert split_fields("What is 2+2?\nending: sad", get_template("alpaca")) == (
+        "What is 2+2?\nending: sad", {})
+    with pytest.raises(WorkbenchError, match="also needs ending: add a line like 'ending: happy"):
+        split_fields("a dog finds a bone", story)
+    with pytest.raises(WorkbenchError, match="also needs ending: pass --field ending=VALUE"):
+        split_fields("a dog finds a bone\nending:", story, how="pass --field {name}=VALUE")

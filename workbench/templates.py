@@ -243,8 +243,39 @@ def _field(example: Example, name: str, template: str, required: bool = True) ->
         return m.content
     if not required or alias == "response":
         return ""
-    raise TemplateError(f"row {example.row}: template {template!r} needs field {name!r}, "
-                        "which this example does not have")
+    row = f"row {example.row}: " if example.row is not None else ""
+    raise TemplateError(f"{row}template {template!r} needs field {name!r}, which this example "
+                        "does not have")
+
+
+def split_fields(text: str, template: Template,
+                 how: str = "add a line like '{line}' under the prompt") -> tuple[str, dict[str, str]]:
+    """A typed prompt, and the template fields given as trailing `name: value` lines (what
+    the Chat screen and `workbench generate` take). The story template needs an ending:
+    "a dog finds a bone" then a line "ending: sad". Only fields the template uses beyond the
+    prompt itself are read, so an ordinary last line that happens to contain a colon stays
+    in the prompt. A needed field that is missing is a TemplateError saying how to give it
+    (`how`, with {line} an example line and {name} the field)."""
+    needed: set[str] = set()
+    if isinstance(template, FieldTemplate):
+        needed = {f for f in template.fields_used() if f not in _ALIASES}
+    if not needed:
+        return text, {}
+    lines = text.rstrip().split("\n")
+    fields: dict[str, str] = {}
+    while lines:
+        name, sep, value = lines[-1].partition(":")
+        if sep and name.strip().lower() in needed and value.strip():
+            fields.setdefault(name.strip().lower(), value.strip())  # the last line wins
+            lines.pop()
+        else:
+            break
+    missing = sorted(needed - set(fields))
+    if missing:
+        line = "ending: happy (or sad)" if missing == ["ending"] else f"{missing[0]}: …"
+        raise TemplateError(f"template {template.name!r} also needs {', '.join(missing)}: "
+                            + how.format(line=line, name=missing[0]))
+    return "\n".join(lines).strip(), fields
 
 
 # ----------------------------------------------------------------------------------------

@@ -442,18 +442,6 @@ def test_snapshot_rendered_prompt_light(snap_compare):
 # Templates that need more than the prompt: the story template's ending
 
 
-def test_split_fields_reads_trailing_field_lines():
-    from screens.chat import split_fields
-    from workbench.errors import WorkbenchError
-
-    story = get_template("story")
-    assert split_fields("a dog finds a bone\nending: sad", story) == ("a dog finds a bone",
-                                                                      {"ending": "sad"})
-    assert split_fields("What is 2+2?", get_template("alpaca")) == ("What is 2+2?", {})
-    with pytest.raises(WorkbenchError, match="also needs ending: add a line like 'ending: happy"):
-        split_fields("a dog finds a bone", story)
-
-
 @sync
 async def test_story_session_chat_with_an_ending_line(root):
     story = get_template("story")

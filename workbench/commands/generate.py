@@ -20,6 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the instruction (or the user turn)")
     p.add_argument("--input", default="", metavar="TEXT",
                    help="the optional input that goes with the instruction (Alpaca's input)")
+    p.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
+                   help="a template field beyond the prompt, e.g. --field ending=sad for the "
+                        "story template (a last line 'ending: sad' in --prompt works too)")
     p.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
     p.add_argument("--temperature", type=float, default=0.0, metavar="X",
                    help="0 is greedy (the default); above 0 samples")
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import WorkbenchError
     from ..generate import GenerationConfig, generate_for_examples
     from ..model import load_model
-    from ..templates import get_template
+    from ..templates import get_template, split_fields
 
     config = GenerationConfig(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
@@ -50,7 +53,15 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"model {args.model}: no template was saved with it; pass "
                              "--template (alpaca, alpaca-ch7, phi3, chatml, story, inst-resp, "
                              "text, or a .toml file)")
-    example = Example.single(args.prompt, input=args.input)
+    lines = [args.prompt]
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise WorkbenchError(f"--field {item!r}: expected NAME=VALUE, e.g. --field ending=sad")
+        lines.append(f"{name.strip()}: {value.strip()}")
+    prompt, fields = split_fields("\n".join(lines), template, how=(
+        "pass --field {name}=VALUE (or end --prompt with a line '{line}')"))
+    example = Example.single(prompt, input=args.input, **fields)
     result = generate_for_examples(loaded, template, [example], config)[0]
 
     if args.json:
