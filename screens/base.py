@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar
 from textual.worker import Worker, WorkerState
@@ -78,10 +78,13 @@ class WorkbenchScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ContextBar(self.TITLE)
         yield from self.compose_body()
-        with Horizontal(id="job"):
-            yield Label("", id="job-label")
-            yield ProgressBar(id="job-progress", show_eta=False)
-        yield ErrorPanel(id="errors")
+        # One container above the footer: widgets docked to the same edge overlap in
+        # Textual, and a job bar or an error docked like the footer would hide under it.
+        with Vertical(id="bottom"):
+            with Horizontal(id="job"):
+                yield Label("", id="job-label")
+                yield ProgressBar(id="job-progress", show_eta=False)
+            yield ErrorPanel(id="errors")
         yield Footer()
 
     def compose_body(self) -> ComposeResult:

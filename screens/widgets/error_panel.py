@@ -7,11 +7,10 @@ from textual.widgets import Static
 
 
 class ErrorPanel(Static):
-    """Docked at the bottom of a screen, hidden until there is an error."""
+    """At the bottom of a screen, above the footer, hidden until there is an error."""
 
     DEFAULT_CSS = """
     ErrorPanel {
-        dock: bottom;
         height: auto;
         max-height: 4;
         display: none;
