@@ -134,3 +134,7 @@ def test_story_template_takes_the_ending_as_a_field_or_a_last_line(model_dir, ca
                     "template 'story' also needs ending", "--field ending=VALUE")
     _one_line_error(_main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog",
                           "--field", "ending"), "--field 'ending': expected NAME=VALUE")
+    _one_line_error(_main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog",
+                          "--field", "mood=sad"), "takes no field 'mood'", "ending")
+    _one_line_error(_main(capsys, "-m", str(model_dir), "-p", "Say hi", "--field", "ending=sad"),
+                    "template 'alpaca' takes no field 'ending'", "beyond the prompt: none")

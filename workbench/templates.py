@@ -248,6 +248,14 @@ def _field(example: Example, name: str, template: str, required: bool = True) ->
                         "does not have")
 
 
+def extra_fields(template: Template) -> set[str]:
+    """The fields a template fills from an example's meta rather than from its messages
+    (the story template's `ending`): what a typed prompt must give besides itself."""
+    if isinstance(template, FieldTemplate):
+        return {f for f in template.fields_used() if f not in _ALIASES}
+    return set()
+
+
 def split_fields(text: str, template: Template,
                  how: str = "add a line like '{line}' under the prompt") -> tuple[str, dict[str, str]]:
     """A typed prompt, and the template fields given as trailing `name: value` lines (what
@@ -256,9 +264,7 @@ def split_fields(text: str, template: Template,
     prompt itself are read, so an ordinary last line that happens to contain a colon stays
     in the prompt. A needed field that is missing is a TemplateError saying how to give it
     (`how`, with {line} an example line and {name} the field)."""
-    needed: set[str] = set()
-    if isinstance(template, FieldTemplate):
-        needed = {f for f in template.fields_used() if f not in _ALIASES}
+    needed = extra_fields(template)
     if not needed:
         return text, {}
     lines = text.rstrip().split("\n")

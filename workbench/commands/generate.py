@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import WorkbenchError
     from ..generate import GenerationConfig, generate_for_examples
     from ..model import load_model
-    from ..templates import get_template, split_fields
+    from ..templates import extra_fields, get_template, split_fields
 
     config = GenerationConfig(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise WorkbenchError(f"--field {item!r}: expected NAME=VALUE, e.g. --field ending=sad")
+        if name.strip().lower() not in extra_fields(template):
+            takes = ", ".join(sorted(extra_fields(template))) or "none"
+            raise WorkbenchError(f"--field {item!r}: template {template.name!r} takes no field "
+                                 f"{name.strip()!r} (fields beyond the prompt: {takes})")
         lines.append(f"{name.strip()}: {value.strip()}")
     prompt, fields = split_fields("\n".join(lines), template, how=(
         "pass --field {name}=VALUE (or end --prompt with a line '{line}')"))
