@@ -54,16 +54,18 @@ def test_json_output(model_dir):
     assert out["text"] == out["clean_text"] + "### Instruction:"
     assert len(out["token_ids"]) == out["new_tokens"] and out["template"] == "alpaca"
     assert bytes(out["token_ids"]).decode() == out["text"]
+    assert out["flagged"] == ["leakage"] and out["ending"] is None  # the Chat screen's checks
 
 
 def test_text_output_and_template_override(model_dir, capsys):
     proc = _main(capsys, "-m", str(model_dir), "-t", "text", "-p", "abc", "--max-new-tokens", "3")
     assert proc.returncode == 0, proc.stderr
-    text, footer = proc.stdout.rstrip("\n").rsplit("\n", 1)
+    text, footer, checks = proc.stdout.rstrip("\n").rsplit("\n", 2)
     # the text template's prompt is the raw text: 3 tokens, then the script from position 2
     assert text == SCRIPT[2:5]
     assert footer.startswith("-- stop: length · 3 prompt tokens · 3 new tokens · ")
     assert "tokens/s" in footer and "template text" in footer
+    assert checks == "-- flags: no-stop"  # cut by the token limit, as the Chat screen says
 
 
 def test_loads_from_the_hf_cache_with_hf_hub_offline(model_dir, tmp_path):
@@ -126,7 +128,10 @@ def test_story_template_takes_the_ending_as_a_field_or_a_last_line(model_dir, ca
         proc = _main(capsys, "-m", str(model_dir), "-t", "story", "-p", "a dog finds a bone",
                      "--max-new-tokens", "2", "--json", *extra)
         assert proc.returncode == 0, proc.stderr
-        assert json.loads(proc.stdout)["prompt_tokens"] == want
+        out = json.loads(proc.stdout)
+        assert out["prompt_tokens"] == want
+        # a two-token answer has no ending cue: judged unknown, so not the sad one asked for
+        assert out["ending"] == {"requested": "sad", "judged": "unknown", "adhered": False}
     proc = _main(capsys, "-m", str(model_dir), "-t", "story", "-p",
                  "a dog finds a bone\nending: sad", "--max-new-tokens", "2", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["prompt_tokens"] == want

@@ -1,7 +1,8 @@
 """Generate from a model (a Hub id, a local folder, or a session) with a template: the prompt
 is rendered exactly as the training prefix, and generation stops on the template's end
 token, <|endoftext|>, its stop strings, or --max-new-tokens. Prints the answer and a footer
-(why it stopped, tokens, tokens/s); --json prints one JSON object."""
+(why it stopped, tokens, tokens/s, and the Chat screen's flags and ending check when they
+fire); --json prints one JSON object."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..compare import diagnose_answer
     from ..data.records import Example
     from ..errors import WorkbenchError
     from ..generate import GenerationConfig, generate_for_examples
@@ -67,10 +69,18 @@ def run(args: argparse.Namespace) -> int:
         "pass --field {name}=VALUE (or end --prompt with a line '{line}')"))
     example = Example.single(prompt, input=args.input, **fields)
     result = generate_for_examples(loaded, template, [example], config)[0]
+    # the Chat screen's checks: role leakage, looping, no stop, empty, echo; a story's ending
+    diagnosis = diagnose_answer(result, template, prompt=prompt,
+                                requested_ending=fields.get("ending"))
+    ending = None
+    if diagnosis.ending_adhered is not None:
+        ending = {"requested": diagnosis.requested_ending, "judged": diagnosis.ending.label,
+                  "adhered": diagnosis.ending_adhered}
 
     if args.json:
         out = result.to_dict()
-        out.update(model=loaded.source, template=template.name, device=loaded.device)
+        out.update(model=loaded.source, template=template.name, device=loaded.device,
+                   flagged=diagnosis.flagged, ending=ending)
         json.dump(out, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
@@ -83,4 +93,11 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"-- stop: {why} · {result.prompt_tokens} prompt tokens · "
                      f"{result.new_tokens} new tokens · {result.tokens_per_second:.1f} tokens/s"
                      f" · {loaded.source} · template {template.name} · {loaded.device}\n")
+    flagged = ", ".join(f.replace("_", "-") for f in diagnosis.flagged)
+    checks = [f"flags: {flagged}"] if flagged else []
+    if ending is not None:
+        checks.append(f"ending {ending['requested']} ✓" if ending["adhered"] else
+                      f"ending {ending['judged']} ✗ (asked {ending['requested']})")
+    if checks:
+        sys.stdout.write(f"-- {' · '.join(checks)}\n")
     return 0
