@@ -808,7 +808,7 @@ class DataScreen(WorkbenchScreen):
                     key = "(none)" if v is None else str(v)
                     counts[key] = counts.get(key, 0) + 1
                 return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-            return ds.stats(label)[split]
+            return ds.label_counts(split, label)
 
         def done(counts: dict[str, int]) -> None:
             if ds is not self.ds:

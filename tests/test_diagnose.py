@@ -275,7 +275,8 @@ def test_diagnose_story_ending_and_errors():
     d = diagnose("Tom lost his ball. He cried. He never found it again.",
                  requested_ending="Happy", template=get_template("story"))
     assert d.requested_ending == "happy" and d.ending.label == "sad" and d.ending_adhered is False
-    assert diagnose("x").ending_adhered is None
+    assert d.ending_note == "ending sad ✗ (asked happy)"  # what Chat and `generate` print
+    assert diagnose("x").ending_adhered is None and diagnose("x").ending_note is None
     with pytest.raises(ValueError, match="stop reason 'lenght'"):
         diagnose("x", stop_reason="lenght")
     with pytest.raises(ValueError, match="expected happy or sad"):

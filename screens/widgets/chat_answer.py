@@ -172,12 +172,9 @@ def render_answer(state: str, text: str, tokens: int, result, diagnosis, *,
     out.append(" · ".join(numbers), style="dim")
     out.append("\n")
     out.append_text(flag_badges(diagnosis.flagged))
-    if diagnosis.requested_ending and diagnosis.ending is not None:
-        # ending adherence (the word-list heuristic of workbench.diagnose.endings)
-        got, asked = diagnosis.ending.label, diagnosis.requested_ending
-        ok = got == asked
-        out.append(f"  ending {got} {'✓' if ok else '✗'}" + ("" if ok else f" (asked {asked})"),
-                   style="bold green" if ok else "bold red")
+    if diagnosis.ending_note:  # the word-list heuristic of workbench.diagnose.endings
+        out.append(f"  {diagnosis.ending_note}",
+                   style="bold green" if diagnosis.ending_adhered else "bold red")
     if explain:
         for name in diagnosis.flagged:
             out.append(f"\n{name.replace('_', '-')}: {diagnosis.findings[name].message}",

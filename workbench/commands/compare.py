@@ -264,7 +264,7 @@ def _answer_head(answer, col: int) -> list[tuple[str, int]]:
 
     r, d = answer.result, answer.diagnosis
     why = repr(r.stop_string) if r.stop_string else r.stop_reason
-    head = [", ".join(f.replace("_", "-") for f in d.flagged) or "ok", f"stop {why}",
+    head = [", ".join(d.flag_names) or "ok", f"stop {why}",
             _count(r.new_tokens, "token")]
     if d.exact_match is not None:
         head.append(f"EM {d.exact_match:.0f} F1 {d.f1:.2f}")

@@ -72,12 +72,12 @@ def run(args: argparse.Namespace) -> int:
     # the Chat screen's checks: role leakage, looping, no stop, empty, echo; a story's ending
     diagnosis = diagnose_answer(result, template, prompt=prompt,
                                 requested_ending=fields.get("ending"))
-    ending = None
-    if diagnosis.ending_adhered is not None:
-        ending = {"requested": diagnosis.requested_ending, "judged": diagnosis.ending.label,
-                  "adhered": diagnosis.ending_adhered}
 
     if args.json:
+        ending = None
+        if diagnosis.ending_adhered is not None:
+            ending = {"requested": diagnosis.requested_ending, "judged": diagnosis.ending.label,
+                      "adhered": diagnosis.ending_adhered}
         out = result.to_dict()
         out.update(model=loaded.source, template=template.name, device=loaded.device,
                    flagged=diagnosis.flagged, ending=ending)
@@ -93,11 +93,9 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"-- stop: {why} · {result.prompt_tokens} prompt tokens · "
                      f"{result.new_tokens} new tokens · {result.tokens_per_second:.1f} tokens/s"
                      f" · {loaded.source} · template {template.name} · {loaded.device}\n")
-    flagged = ", ".join(f.replace("_", "-") for f in diagnosis.flagged)
-    checks = [f"flags: {flagged}"] if flagged else []
-    if ending is not None:
-        checks.append(f"ending {ending['requested']} ✓" if ending["adhered"] else
-                      f"ending {ending['judged']} ✗ (asked {ending['requested']})")
+    checks = [f"flags: {', '.join(diagnosis.flag_names)}"] if diagnosis.flagged else []
+    if diagnosis.ending_note:
+        checks.append(diagnosis.ending_note)
     if checks:
         sys.stdout.write(f"-- {' · '.join(checks)}\n")
     return 0

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import WorkbenchError
-from .dataset import Dataset, Split
+from .dataset import Dataset, Split, count_codes
 
 STRATEGIES = ("undersample", "oversample", "ratio")
 
@@ -124,8 +124,7 @@ def balance(ds: Dataset, label: str, strategy: str, *, seed: int = 0,
     new_splits: dict[str, Split] = {}
     for name in ds.split_names:
         codes, names = ds.label_codes(name, label, **label_kw)
-        counts = np.bincount(codes, minlength=len(names))
-        before = {names[i]: int(n) for i, n in enumerate(counts) if n}
+        before = count_codes(codes, names)  # most common first
         keep = targets(before, strategy, ratio)
         picked = []
         index_dtype = np.int32 if len(codes) < 2**31 else np.int64
@@ -135,7 +134,7 @@ def balance(ds: Dataset, label: str, strategy: str, *, seed: int = 0,
             picked.append(choose(positions, keep[cls], rng))
         order = np.sort(np.concatenate(picked), kind="stable") if picked else np.array([], dtype=np.int64)
         new_splits[name] = ds.split(name).view(order)
-        report.before[name] = dict(sorted(before.items(), key=lambda kv: -kv[1]))
+        report.before[name] = before
         report.after[name] = {k: keep[k] for k in report.before[name]}
     return ds.with_splits(new_splits), report
 
@@ -156,8 +155,8 @@ def make_validation(ds: Dataset, ratio: float, *, seed: int = 0, stratify: str |
     if stratify:
         codes, names = ds.label_codes(source, stratify, **label_kw)
         val_parts = []
-        for k in sorted(set(np.unique(codes).tolist()), key=lambda k: names[k]):
-            pos = np.flatnonzero(codes == k)
+        for code in sorted(np.unique(codes).tolist(), key=lambda c: names[c]):
+            pos = np.flatnonzero(codes == code)
             k = int(round(len(pos) * ratio))
             val_parts.append(rng.choice(pos, size=k, replace=False) if k else pos[:0])
         val = np.sort(np.concatenate(val_parts)) if val_parts else np.array([], dtype=np.int64)

@@ -324,13 +324,11 @@ class Dataset:
     # -- stats and views ---------------------------------------------------------------------
     def stats(self, label: str, **kw) -> dict[str, dict[str, int]]:
         """Counts of each label value, per split."""
-        out = {}
-        for name in self.splits:
-            codes, names = self.label_codes(name, label, **kw)
-            counts = np.bincount(codes, minlength=len(names))
-            out[name] = {names[i]: int(c) for i, c in
-                         sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
-        return out
+        return {name: self.label_counts(name, label, **kw) for name in self.splits}
+
+    def label_counts(self, split: str | None, label: str, **kw) -> dict[str, int]:
+        """Rows of one split per label value, most common first."""
+        return count_codes(*self.label_codes(split, label, **kw))
 
     def with_splits(self, splits: dict[str, Split], **info: Any) -> "Dataset":
         return Dataset(self.source, self.format, self.detected, splits, {**self.info, **info})
@@ -342,6 +340,12 @@ class Dataset:
         counts = ", ".join(f"{n} {c:,}" for n, c in self.counts().items())
         return (f"{self.source} · {self.format}{' (detected)' if self.detected else ''} · "
                 f"{counts}" + (f" · {self.bad.total} bad rows skipped" if self.bad else ""))
+
+
+def count_codes(codes: np.ndarray, names: list[str]) -> dict[str, int]:
+    """{value: rows} from `label_codes`, most common first; values with no row left out."""
+    counts = np.bincount(codes, minlength=len(names))
+    return {names[i]: int(c) for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
 
 
 def _code_dtype(n: int):

@@ -80,6 +80,20 @@ class Diagnosis:
         return [name for name in DETECTORS if self.findings[name].flag]
 
     @property
+    def flag_names(self) -> list[str]:
+        """`flagged` as people read them: "no-stop", not "no_stop"."""
+        return [name.replace("_", "-") for name in self.flagged]
+
+    @property
+    def ending_note(self) -> str | None:
+        """"ending sad ✓" or "ending happy ✗ (asked sad)"; None when no ending was asked for."""
+        if self.ending_adhered is None:
+            return None
+        if self.ending_adhered:
+            return f"ending {self.ending.label} ✓"
+        return f"ending {self.ending.label} ✗ (asked {self.requested_ending})"
+
+    @property
     def ending_adhered(self) -> bool | None:
         """Whether the classified ending is the requested one (None without a request)."""
         if self.requested_ending is None or self.ending is None:
