@@ -108,9 +108,19 @@ def test_switch_screens_and_quit(term, tmp_path):
     first = term.wait_text(name, "alpaca.jsonl")
     assert "Data" in first
     term.wait_text(name, "alpaca (detected)")
-    # 1-5 switch screens; the Chat prompt takes the focus, so Escape leaves it first
-    for keys, title in ((["2"], "Batches"), (["3"], "Train"), (["4"], "Chat"),
-                        (["Escape", "5"], "Sessions"), (["1"], "Data")):
+    # 1-5 switch screens
+    for keys, title in ((["2"], "Batches"), (["3"], "Train"), (["4"], "Chat")):
+        term.keys(name, *keys)
+        term.wait_header(name, title)
+    # the Chat prompt takes the focus: what is typed lands in it (seen before going on, as a
+    # person sees the cursor; keys sent earlier race the screen's start), and Escape leaves
+    # it. The pause keeps Escape apart from the next key: read together, ESC+5 is a single
+    # key to the terminal parser (Opt+5, "∞"), as over a laggy link.
+    term.keys(name, "x")
+    term.wait_text(name, "▊ x ")
+    term.keys(name, "Escape")
+    time.sleep(1.0)
+    for keys, title in ((["5"], "Sessions"), (["1"], "Data")):
         term.keys(name, *keys)
         term.wait_header(name, title)
     term.keys(name, "F1")
