@@ -28,6 +28,9 @@ SCREENS = {
     "chat": ("screens.chat", "ChatScreen"),
     "sessions": ("screens.sessions", "SessionsScreen"),
 }
+# TrainConfig fields that are the app's context (the header), and the state field of each
+CONTEXT_FIELDS = {"data": "source", "format": "format", "split": "split", "template": "template",
+                  "model": "model", "tokenizer": "tokenizer"}
 TITLES = {"data": "Data", "batches": "Batches", "train": "Train", "chat": "Chat",
           "sessions": "Sessions"}
 
@@ -91,9 +94,13 @@ class WorkbenchApp(App):
         if self.state.theme in self.available_themes:
             self.theme = self.state.theme
         self.datasets: dict[tuple, object] = {}  # opened datasets, shared by the screens
+        self.pending_batches: tuple | None = None  # (session, step, micro) for Batches
+        self.template_problem = ""  # why the template cannot render the data (the header)
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        for problem in self.state.problems:
+            self.notify(problem, title="Saved state", severity="warning", timeout=10)
         if self.first_run:
             self.run_worker(self._prepare_demo, thread=True, exit_on_error=False,
                             name="first-run", group="first-run")
@@ -141,11 +148,25 @@ class WorkbenchApp(App):
     # -- shared context ----------------------------------------------------------------------
     def set_context(self, **changes) -> None:
         """Change the current data / template / model / tokenizer / session, remember it,
-        and tell the visible screen."""
+        and tell the visible screen.
+
+        A template is chosen for a source: opening another source makes it follow the data
+        again (the format's usual one, or the model's saved one), with a notice, so stories
+        are never rendered in a template chosen for Alpaca rows without anyone saying so."""
+        state = self.state
+        if "template" in changes:
+            changes.setdefault("template_for", changes.get("source", state.source)
+                               if changes["template"] else "")
+        elif changes.get("source") and changes["source"] != state.source and state.template \
+                and state.template_for != changes["source"]:
+            self.notify(f"template: follows the data again (it was {state.template}, chosen "
+                        f"for {state.template_for or 'another source'}); t on the Data screen "
+                        "chooses one", timeout=6)
+            changes.update(template="", template_for="")
         for key, value in changes.items():
-            setattr(self.state, key, value)
+            setattr(state, key, value)
         if changes.get("source"):
-            self.state.remember(changes["source"])
+            state.remember(changes["source"])
         self.save_state()
         screen = self.screen
         from .base import WorkbenchScreen
@@ -157,6 +178,85 @@ class WorkbenchApp(App):
 
     def save_state(self) -> None:
         self.state.save(self.state_file)
+
+    # -- from a loss curve to its batch -----------------------------------------------------------
+    def inspect_batches(self, session: str, step: int, micro: int = 0) -> None:
+        """Show the Batches screen at micro-batch `micro` of step `step` of `session`, with
+        that session's config (the Train and Sessions screens call this)."""
+        self.pending_batches = (session, step, micro)
+        if self.current_mode == "batches":
+            self.screen.context_changed()  # type: ignore[attr-defined]
+        else:
+            self.switch_mode("batches")
+
+    def pick_step(self, session: str) -> None:
+        """Ask which step of `session` to inspect (its loss spikes offered), then go there."""
+        from workbench.sessions import METRICS, loss_spikes, session_dir
+        from workbench.fsutil import read_jsonl
+
+        from .dialogs.pick_step import PickStepDialog
+
+        metrics = read_jsonl(session_dir(session, self.sessions_dir) / METRICS)
+        steps = [m["step"] for m in metrics if isinstance(m.get("step"), int)]
+        if not steps:
+            self.notify(f"{session} has no trained step yet", severity="warning", timeout=4)
+            return
+
+        def chosen(step: int | None) -> None:
+            if step is not None:
+                self.inspect_batches(session, step)
+
+        self.push_screen(PickStepDialog(session, loss_spikes(metrics), max(steps)), chosen)
+
+    # -- the working training config ----------------------------------------------------------
+    def working_config(self):
+        """The training config the Batches screen shows and the Train form edits: the
+        header's data, format, split, template, model and tokenizer, and the other fields
+        as last set (the defaults otherwise). A stored value the config refuses is left out."""
+        from workbench.errors import WorkbenchError
+        from workbench.train.config import TrainConfig
+
+        s = self.state
+        values = {k: v for k, v in s.train.items() if k not in CONTEXT_FIELDS}
+        values.update(data=s.source, format=s.format, split=s.split or "train",
+                      template=s.template, tokenizer=s.tokenizer or "gpt2")
+        if s.model:
+            values["model"] = s.model
+        try:
+            return TrainConfig.from_dict(values, "state")
+        except WorkbenchError:  # a field this version no longer has, a wrong type
+            good = {}
+            for key, value in values.items():
+                try:
+                    TrainConfig.from_dict({key: value})
+                except WorkbenchError:
+                    continue
+                good[key] = value
+            return TrainConfig.from_dict(good, "state")
+
+    def set_config(self, **fields) -> None:
+        """Change fields of the working config (any TrainConfig field): the header's go to
+        the context, the others are kept in the state. Every screen shows the change."""
+        from workbench.train.config import TrainConfig
+
+        context = {CONTEXT_FIELDS[k]: v for k, v in fields.items() if k in CONTEXT_FIELDS}
+        defaults = TrainConfig()
+        for key, value in fields.items():
+            if key in CONTEXT_FIELDS:
+                continue
+            if value == getattr(defaults, key):
+                self.state.train.pop(key, None)
+            else:
+                self.state.train[key] = value
+        if context:
+            self.set_context(**context)
+        else:
+            self.save_state()
+            screen = self.screen
+            from .base import WorkbenchScreen
+
+            if isinstance(screen, WorkbenchScreen):
+                screen.context_changed()
 
     # -- help and the command palette ---------------------------------------------------------
     def action_help(self) -> None:

@@ -1,27 +1,31 @@
 """The Batches screen: the per-token mask inspector.
 
-It shows the batches exactly as the trainer builds them: the current data source is
-encoded with `workbench.collate.encode_examples`, planned with `plan_batches` and collated
-with `collate_plan` (the functions the trainer calls), then drawn by `TokenGrid`: one
-block per row, one cell per position. A cell shows the position's INPUT token; its colour
-says what the position trains on (`labels[p]`, the NEXT token): trained, the trained end
-token, masked prompt (-100) or padding (-100). Special tokens are bold and underlined;
-packed rows mark where each example starts.
+It shows micro-batches exactly as the trainer feeds them: it builds the trainer's own recipe
+(`workbench.recipe`: template and tokenizer resolution, held-out cut, balancing, encoding,
+the micro-batch plan) from the working config that the Train form edits too (change the
+batcher here and the form shows it), and draws a batch with `TokenGrid`: one block per row,
+one cell per position. A cell shows the position's INPUT token; its colour says what the
+position trains on (`labels[p]`, the NEXT token): trained, the trained end token, masked
+prompt (-100) or padding (-100). Special tokens are bold and underlined; packed rows mark
+where each example starts. Every batch is numbered as training numbers it: batch i of
+epoch e is micro-batch m of optimizer step n.
 
-Keys: ←/→ batch, ↑/↓ row, h/l token (j/k a wrapped line), g go to a batch, s settings,
-m loss_on response/all, b batcher, t text/grid layout. The settings (template,
-tokenizer, max length, batch size, batcher, loss_on, seed, epoch) start from the trainer's
-defaults; template and tokenizer are shared with the other screens through the app state.
-Encoding runs in a job (progress, Escape cancels); changing a setting re-encodes or only
-re-plans, and keeps the cursor on the same example and position when it can.
+A session's batches: `show_session(name, step)` (from a step picked on a loss curve, or g
+then sN) shows that run's config and its micro-batches, and compares each batch's
+fingerprint with the one the run recorded when it trained on it: "matches the run's
+record", or loudly not. w goes back to the working config.
+
+Keys: ←/→ batch (in training order, across epochs), ↑/↓ row, h/l token (j/k a wrapped
+line), g go to a batch / step / source row, s settings, m loss_on response/all, b batcher,
+t text/grid layout, w the working config (from a session's batches). Building runs in a job
+(progress, Escape cancels); a change that only re-plans keeps the encoding, and the cursor
+stays on the same example and position when it can.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable
 
 from rich.markup import escape
 from rich.text import Text
@@ -30,35 +34,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from workbench.constants import BATCHERS, LOSS_ON
+
 from .base import JobControl, ScreenCommand, WorkbenchScreen
-from .widgets.batch_dialogs import BatchSettings, BatchSettingsDialog, JumpDialog
+from .widgets.batch_dialogs import BatchSettingsDialog, JumpDialog, parse_jump
 from .widgets.token_grid import TokenGrid, prepare_batch
 
-BATCHERS = ("random", "grouped", "packed")
 _BATCH = Binding.Group("batch")
 _ROW = Binding.Group("row")
-
-
-class _Cancelled(Exception):
-    """Raised inside the encode job when the user cancels it."""
-
-
-@dataclass
-class Prepared:
-    """What the encode/plan job hands back to the screen."""
-
-    key: tuple
-    settings: BatchSettings
-    dataset: Any
-    split: str
-    template: Any
-    tokenizer: Any
-    template_origin: str
-    encoded: Any
-    plan: list
-    epoch_efficiency: float
-    rows_read: int
-    bad_rows: int
 
 
 class BatchesScreen(WorkbenchScreen):
@@ -74,11 +57,28 @@ class BatchesScreen(WorkbenchScreen):
         background: $boost;
         padding: 0 1;
     }
+    BatchesScreen #batch-settings.-session {
+        background: $accent 25%;
+    }
     BatchesScreen #batch-summary {
         height: 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
         padding: 0 1;
+    }
+    BatchesScreen #batch-receipt {
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        padding: 0 1;
+        display: none;
+    }
+    BatchesScreen #batch-receipt.-shown {
+        display: block;
+    }
+    BatchesScreen #batch-receipt.-mismatch {
+        background: $error 30%;
+        text-style: bold;
     }
     BatchesScreen #batch-view {
         height: 1fr;
@@ -125,10 +125,13 @@ class BatchesScreen(WorkbenchScreen):
         Binding("right", "batch(1)", "Next batch", key_display="→", group=_BATCH),
         Binding("up", "row(-1)", "Prev row", key_display="↑", group=_ROW),
         Binding("down", "row(1)", "Next row", key_display="↓", group=_ROW),
-        Binding("g", "jump", "Go to", tooltip="Go to a batch by index (or rN: source row N)"),
-        Binding("s", "settings", "Settings", tooltip="Template, tokenizer, max length, ..."),
+        Binding("g", "jump", "Go to", tooltip="Go to a batch (N), a step (sN, sN.M) or a "
+                "source row (rN)"),
+        Binding("s", "settings", "Settings", tooltip="Template, max length, batch size, ..."),
         Binding("m", "toggle_loss_on", "Loss on", tooltip="loss_on: response ↔ all"),
         Binding("b", "cycle_batcher", "Batcher", tooltip="random → grouped → packed"),
+        Binding("w", "working", "Working config", tooltip="Leave the session's batches: show "
+                "the working config's"),
         Binding("t", "toggle_layout", "Text/grid layout", show=False,
                 tooltip="Break lines at newlines (text) or fill lines (grid)"),
         Binding("r", "reload", "Reload the data", show=False,
@@ -137,12 +140,17 @@ class BatchesScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.settings = BatchSettings()
-        self.prepared: Prepared | None = None
+        self.config = None           # the TrainConfig shown (working config or a session's)
+        self.session: str | None = None   # whose batches these are (None: the working config)
+        self.recipe = None           # workbench.recipe.Recipe
+        self.epoch = 0
         self.batch_index = 0
         self.batch = None
+        self.receipt = None          # workbench.recipe.ReceiptCheck (a session's batches)
         self.warnings: list[list[str]] = []
-        self._want_key: tuple | None = None  # what the last started job will produce
+        self._want: tuple | None = None   # what the last started job will produce
+        self._built_for: tuple | None = None
+        self._goto: tuple | None = None   # (step, micro) to show once built
         self._text_cache: dict[int, str] = {}
         self._text_tok = None
         self._detail_for: tuple | None = None
@@ -154,6 +162,7 @@ class BatchesScreen(WorkbenchScreen):
         yield Static("", id="batch-settings")
         with Vertical(id="batch-view"):
             yield Static("", id="batch-summary")
+            yield Static("", id="batch-receipt")
             yield TokenGrid(id="grid")
             yield Static("", id="batch-warnings")
             yield Static("", id="batch-detail")
@@ -161,9 +170,8 @@ class BatchesScreen(WorkbenchScreen):
         yield Static("", id="batch-empty")
 
     def on_mount(self) -> None:
-        state = self.app.state  # type: ignore[attr-defined]
-        self.settings = self.settings.changed(template=state.template,
-                                              tokenizer=state.tokenizer or "gpt2")
+        if self.config is None:
+            self.config = self.app.working_config()  # type: ignore[attr-defined]
         self._show_settings()
         self.query_one(TokenGrid).focus()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show_legend())
@@ -178,12 +186,16 @@ class BatchesScreen(WorkbenchScreen):
 
     # -- context and jobs -------------------------------------------------------------------
     def context_changed(self) -> None:
-        state = self.app.state  # type: ignore[attr-defined]
-        self.settings = self.settings.changed(template=state.template,
-                                              tokenizer=state.tokenizer or "gpt2")
+        pending = getattr(self.app, "pending_batches", None)
+        if pending is not None:
+            self.app.pending_batches = None  # type: ignore[attr-defined]
+            self.show_session(*pending)
+            return
+        if self.session is None:
+            self.config = self.app.working_config()  # type: ignore[attr-defined]
         self._show_settings()
-        if not state.source:
-            self.prepared = None
+        if self.session is None and not self.config.data:
+            self.recipe = None
             self._empty("No data yet.\n\nOpen a dataset on the [b]Data[/b] screen (press "
                         "[b]1[/b]), or start with [b]workbench --data FILE[/b]. This screen "
                         "then shows its batches exactly as training will see them.")
@@ -191,39 +203,66 @@ class BatchesScreen(WorkbenchScreen):
         self.rebuild()
 
     def _key(self) -> tuple:
+        from workbench.recipe import RECIPE_FIELDS
+
         state = self.app.state  # type: ignore[attr-defined]
-        return (state.source, state.format, state.split, state.model, *self.settings.encode_key())
+        return (self.session, state.format,
+                *(getattr(self.config, f) for f in RECIPE_FIELDS))
+
+    def show_session(self, name: str, step: int | None = None, micro: int = 0) -> None:
+        """Show session `name`'s micro-batches (its config, its template and tokenizer),
+        at `step` (from 1) when given, checked against the run's record."""
+        from workbench.errors import WorkbenchError
+        from workbench.sessions import CONFIG
+        from workbench.train.config import TrainConfig
+
+        folder = Path(self.app.sessions_dir) / name  # type: ignore[attr-defined]
+        try:
+            config = TrainConfig.from_toml(folder / CONFIG)
+        except WorkbenchError as err:
+            self.show_error(err.message, hint="(session batches)")
+            return
+        self.session, self.config = name, config
+        self._goto = (step, micro) if step is not None else (1, 0)
+        self._show_settings()
+        if self.recipe is not None and self._built_for == self._key() and not self.busy:
+            self._goto_step()
+        else:
+            self.rebuild()
+
+    def action_working(self) -> None:
+        """Back to the working config's batches (from a session's)."""
+        if self.session is None:
+            self.notify("these are the working config's batches already", timeout=2)
+            return
+        self.session = None
+        self.receipt = None
+        self.context_changed()
 
     def rebuild(self) -> None:
-        """Encode (if an encode setting changed) and plan (always) in a job."""
+        """Build the recipe (re-planning only when just the plan changed) in a job."""
         key = self._key()
-        plan_key = (self.settings.batch_size, self.settings.batcher, self.settings.seed,
-                    self.settings.epoch)
-        if self._want_key == (key, plan_key) and (self.busy or (
-                self.prepared is not None and self.prepared.key == key
-                and self._plan_key(self.prepared.settings) == plan_key)):
+        if self._want == key and (self.busy or self._built_for == key):
+            if not self.busy and self._goto is not None:
+                self._goto_step()
             return  # nothing changed, or the job for exactly this is running
         self._remember_position()
-        self._want_key = (key, plan_key)
-        reuse = self.prepared if self.prepared is not None and self.prepared.key == key else None
-        settings = self.settings
-        state = self.app.state  # type: ignore[attr-defined]
+        self._want = key
         app = self.app
-        source, fmt, split, model = state.source, state.format, state.split, state.model
+        config, session = self.config, self.session
+        # a recipe is re-planned only for the same owner (a session pins its template)
+        reuse = self.recipe if self._built_for and self._built_for[0] == session else None
         sessions_dir = getattr(app, "sessions_dir", None)
         datasets = getattr(app, "datasets", {})
-        label = "planning batches" if reuse else "tokenizing"
+        state = app.state  # type: ignore[attr-defined]
+        fmt = state.format if session is None else config.format
 
-        def job(control: JobControl) -> Prepared:
-            return build(control, key=key, settings=settings, source=source, fmt=fmt,
-                         split=split, model=model, sessions_dir=sessions_dir,
-                         datasets=datasets, reuse=reuse)
+        def job(control: JobControl):
+            return build(control, config=config, session=session, sessions_dir=sessions_dir,
+                         datasets=datasets, fmt=fmt, reuse=reuse)
 
-        self.run_job("batches", job, on_done=self._prepared, label=label)
-
-    @staticmethod
-    def _plan_key(s: BatchSettings) -> tuple:
-        return (s.batch_size, s.batcher, s.seed, s.epoch)
+        label = f"reading session {session}" if session else "tokenizing"
+        self.run_job("batches", job, on_done=lambda r: self._built(key, *r), label=label)
 
     def on_worker_state_changed(self, event) -> None:
         from textual.worker import WorkerState
@@ -233,80 +272,90 @@ class BatchesScreen(WorkbenchScreen):
                   and not self._jobs[event.worker.name][0].cancelled)
         super().on_worker_state_changed(event)
         if failed:
-            self._want_key = None
-            if self.prepared is None or self.prepared.key != self._key():
+            self._want = None
+            if self._built_for != self._key():
+                self.recipe = None
                 self._empty("Could not build the batches: see the error below.\n\n"
-                            "Press [b]s[/b] to change the settings (the [b]bytes[/b] tokenizer "
-                            "needs no files), or fix the data on the [b]Data[/b] screen.")
+                            "Press [b]s[/b] to change the settings, or fix the data on the "
+                            "[b]Data[/b] screen." + (" [b]w[/b] goes back to the working "
+                                                     "config." if self.session else ""))
 
     def cancel_jobs(self) -> bool:
         cancelled = super().cancel_jobs()
         if cancelled:
-            self._want_key = None
-            if self.prepared is None or self.prepared.key != self._key():
+            self._want = None
+            if self._built_for != self._key():
                 self._empty("Tokenizing was cancelled.\n\nPress [b]r[/b] to start again, or "
                             "[b]s[/b] to change the settings.")
         return cancelled
 
     def action_reload(self) -> None:
         """Open and tokenize the data again (after the file changed on disk)."""
-        state = self.app.state  # type: ignore[attr-defined]
-        if not state.source:
+        if self.config is None or not self.config.data:
             return
         datasets = getattr(self.app, "datasets", None)
         if isinstance(datasets, dict):
-            datasets.pop((state.source, state.format or None), None)
-            datasets.pop((state.source, state.format), None)
+            for key in [k for k in datasets if k[0] == self.config.data]:
+                datasets.pop(key, None)
         self._remember_position()
-        self.prepared = None
-        self._want_key = None
+        self.recipe = None
+        self._built_for = self._want = None
         self.rebuild()
 
-    def _prepared(self, result: Prepared) -> None:
-        if result.dataset is not None:
-            datasets = getattr(self.app, "datasets", None)
-            if isinstance(datasets, dict):
-                datasets.setdefault((result.key[0], result.key[1] or None), result.dataset)
-        previous = self.prepared
-        self.prepared = result
-        enc = result.encoded
-        if len(enc) == 0:
-            problem = f" (row {enc.errors[0][0]}: {enc.errors[0][1]})" if enc.errors else ""
-            self._empty(escape(
-                f"No example of {result.key[0]} has a target with these settings: "
-                f"{len(enc.dropped)} dropped (nothing left to train after truncation to max "
-                f"length {result.settings.max_len}), {len(enc.errors)} not renderable with "
-                f"template {result.template.name}{problem}.")
-                + "\n\nPress [b]s[/b] to change the template or the max length.")
-            return
+    def _built(self, key: tuple, recipe, opened: tuple | None) -> None:
+        datasets = getattr(self.app, "datasets", None)
+        if isinstance(datasets, dict) and opened is not None:
+            datasets.setdefault(opened[0], opened[1])  # other screens reuse the opened data
+        previous = self.recipe
+        same_data = previous is not None and previous.config.data == recipe.config.data and \
+            previous.config.split == recipe.config.split
+        self.recipe = recipe
+        self._built_for = key
         self.remove_class("-empty")
         self.grid.focus()
-        if previous is not None and previous.key[:3] == result.key[:3]:
-            index, row, pos = self.batch_index, self.grid.row, self.grid.pos
-        else:  # other data: start at the beginning
-            index, row, pos = 0, 0, 0
+        epoch, index, row, pos = ((self.epoch, self.batch_index, self.grid.row, self.grid.pos)
+                                  if same_data else (0, 0, 0, 0))
         if self._restore is not None:
             found = self.locate(*self._restore)
             if found is not None:
-                index, row, pos = found
+                epoch, index, row, pos = found
         self._restore = None
         self._show_settings()
-        self.show_batch(max(0, min(index, len(result.plan) - 1)), row=row, pos=pos)
+        if self._goto is not None:
+            self._goto_step()
+            return
+        n = len(recipe.plan(epoch))
+        self.show_batch(max(0, min(index, n - 1)), epoch=epoch, row=row, pos=pos)
+
+    def _goto_step(self) -> None:
+        step, micro = self._goto or (1, 0)
+        self._goto = None
+        try:
+            epoch, index = self.recipe.locate(step, micro)
+        except Exception as err:  # noqa: BLE001 - a step past the plan, a bad micro
+            from .base import describe_error
+
+            self.show_error(describe_error(err), hint="(go to step)")
+            epoch, index = 0, 0
+        self.show_batch(index, epoch=epoch)
 
     def _empty(self, message: str) -> None:
         self.add_class("-empty")
         self.batch = None
+        self.receipt = None
         self._shown_batches += 1
         self.grid.clear()
+        self.query_one("#batch-receipt", Static).remove_class("-shown")
         self.query_one("#batch-empty", Static).update(Text.from_markup(message))
 
     # -- positions ------------------------------------------------------------------------
     def _remember_position(self) -> None:
         """Note the source row and the offset in it under the cursor, to come back to
         (only while the data stays the same)."""
-        if self.batch is None or self.prepared is None:
+        if self.batch is None or self.recipe is None:
             return
-        if self.prepared.key[:3] != self._key()[:3]:  # another source, format or split
+        if (self.recipe.config.data, self.recipe.config.split) != (self.config.data,
+                                                                     self.config.split):
             self._restore = None
             return
         row, pos = self.grid.cursor
@@ -318,51 +367,70 @@ class BatchesScreen(WorkbenchScreen):
         if parts:
             self._restore = (self.batch.examples[row][0].row, 0)
 
-    def locate(self, source_row: int, offset: int = 0) -> tuple[int, int, int] | None:
-        """(batch index, row, position) of a source row's example in the current plan."""
-        if self.prepared is None:
+    def locate(self, source_row: int, offset: int = 0) -> tuple[int, int, int, int] | None:
+        """(epoch, batch index, row, position) of a source row's example in the current
+        epoch's plan (else epoch 0's)."""
+        if self.recipe is None:
             return None
-        enc, plan = self.prepared.encoded, self.prepared.plan
+        enc = self.recipe.train
         idx = enc.index_of_row(source_row)
         if idx is None:
             return None
         lengths = enc.lengths
-        for b, batch in enumerate(plan):
-            for r, examples in enumerate(batch):
-                if idx in examples:
-                    start = int(sum(int(lengths[i]) for i in examples[:examples.index(idx)]))
-                    return b, r, start + max(0, min(offset, int(lengths[idx]) - 1))
+        for epoch in dict.fromkeys((self.epoch, 0)):
+            for b, batch in enumerate(self.recipe.plan(epoch)):
+                for r, examples in enumerate(batch):
+                    if idx in examples:
+                        start = int(sum(int(lengths[i]) for i in examples[:examples.index(idx)]))
+                        return epoch, b, r, start + max(0, min(offset, int(lengths[idx]) - 1))
         return None
 
     # -- showing a batch ------------------------------------------------------------------
-    def show_batch(self, index: int, *, row: int = 0, pos: int = 0) -> None:
-        from workbench.collate import collate_plan, row_warnings
+    def show_batch(self, index: int, *, epoch: int | None = None, row: int = 0,
+                   pos: int = 0) -> None:
+        from workbench.collate import row_warnings
 
-        p = self.prepared
-        if p is None or not p.plan:
+        r = self.recipe
+        if r is None:
             return
-        self.batch_index = index
+        epoch = self.epoch if epoch is None else epoch
+        if not r.plan(epoch):
+            return
+        self.epoch, self.batch_index = epoch, index
         self._shown_batches += 1
-        tok = p.tokenizer
+        tok = r.tokenizer
         if self._text_tok is not tok:  # cell texts are cached per tokenizer
             self._text_cache, self._text_tok = {}, tok
-        self.batch = batch = collate_plan(p.encoded, p.plan[index], pad_id=tok.eos_id)
-        self.warnings = [row_warnings(batch, r, tok) for r in range(batch.shape[0])]
-        headers = [row_header(batch, r) for r in range(batch.shape[0])]
+        self.batch = batch = r.batch(epoch, index)
+        self.receipt = None
+        if self.session is not None:
+            from workbench.recipe import check_receipt
+
+            step, micro = r.step_of(epoch, index)
+            folder = Path(self.app.sessions_dir) / self.session  # type: ignore[attr-defined]
+            self.receipt = check_receipt(folder, step, micro, batch)
+        self.warnings = [row_warnings(batch, i, tok) for i in range(batch.shape[0])]
+        headers = [row_header(batch, i) for i in range(batch.shape[0])]
         rows = prepare_batch(batch, tok, headers=headers, warn=[bool(w) for w in self.warnings],
                              cache=self._text_cache)
         self._show_summary()
+        self._show_receipt()
         self.grid.set_rows(rows, row=row, pos=pos)
         self._show_detail(*self.grid.cursor)  # now, not a message later: one frame
 
     def _show_summary(self) -> None:
-        p, batch = self.prepared, self.batch
-        if p is None or batch is None:
+        r, batch = self.recipe, self.batch
+        if r is None or batch is None:
             return
-        enc = p.encoded
+        enc = r.train
+        step, micro = r.step_of(self.epoch, self.batch_index)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"batch {self.batch_index}", style="bold")
-        text.append(f"/{len(p.plan)}", style="dim")
+        text.append(f"step {step}", style="bold")
+        if r.per_step > 1:
+            text.append(f" micro {micro}/{r.per_step}", style="bold")
+        text.append(f" · batch {self.batch_index}", style="dim")
+        text.append(f"/{len(r.plan(self.epoch))}", style="dim")
+        text.append(f" of epoch {self.epoch}", style="dim")
         text.append(f" · {batch.shape[0]}×{batch.shape[1]}")
         n_warn = sum(len(w) for w in self.warnings)
         if n_warn:
@@ -370,28 +438,53 @@ class BatchesScreen(WorkbenchScreen):
             text.append(" · ", style="dim")
             text.append(f"⚠ {n_warn} warning{'s' * (n_warn != 1)} in {rows} "
                         f"row{'s' * (rows != 1)}", style="bold yellow")
-        text.append(" · padding ", style="dim")
+        text.append(" · padding efficiency ", style="dim")
         text.append(f"{batch.padding_efficiency:.1%}", style=_eff_style(batch.padding_efficiency))
-        text.append(" (epoch ", style="dim")
-        text.append(f"{p.epoch_efficiency:.1%}", style=_eff_style(p.epoch_efficiency))
-        text.append(")", style="dim")
-        text.append(f" · {batch.n_targets} targets")
+        text.append(" · ", style="dim")
+        text.append(f"{batch.n_targets} targets")
         text.append(f" · {len(enc)} examples", style="dim")
         extra = []
         if enc.dropped:
             extra.append(f"{len(enc.dropped)} dropped")
         if int(enc.truncated.sum()):
             extra.append(f"{int(enc.truncated.sum())} truncated")
-        skipped = len(enc.errors) + p.bad_rows
+        skipped = len(enc.errors) + r.report.get("bad_rows", 0)
         if skipped:
             extra.append(f"{skipped} bad rows")
+        if r.val_split:
+            extra.append(f"{r.heldout.get('rows', 0)} held out")
         if extra:
             text.append(" (" + ", ".join(extra) + ")", style="dim")
         self.query_one("#batch-summary", Static).update(text)
 
+    def _show_receipt(self) -> None:
+        widget = self.query_one("#batch-receipt", Static)
+        receipt = self.receipt
+        changed = self.recipe.report.get("changed") if self.recipe is not None else None
+        widget.set_class(receipt is not None, "-shown")
+        widget.set_class(receipt is not None and receipt.state == "mismatch", "-mismatch")
+        if receipt is None:
+            return
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if receipt.state == "match":
+            text.append("✓ ", style="bold green")
+            text.append(receipt.message, style="bold green")
+            text.append(f"  (fingerprint {receipt.computed})", style="dim")
+        elif receipt.state == "mismatch":
+            text.append("✗ " + receipt.message, style="bold")
+        else:
+            text.append("? " + receipt.message, style="bold yellow")
+        if changed and receipt.state != "match":
+            text.append(f"  · {changed}", style="bold")
+        widget.update(text)
+
     def _show_settings(self) -> None:
-        s = self.settings
-        p = self.prepared
+        c = self.config
+        widget = self.query_one("#batch-settings", Static)
+        widget.set_class(self.session is not None, "-session")
+        if c is None:
+            return
+        r = self.recipe if self._built_for == self._key() else None
         text = Text(no_wrap=True, overflow="ellipsis")
 
         def item(label: str, value: str, first: bool = False) -> None:
@@ -401,28 +494,38 @@ class BatchesScreen(WorkbenchScreen):
                 text.append(f"{label} ", style="dim")
             text.append(value, style="bold")
 
-        current = p is not None and p.key == self._key()
         wide = self.size.width >= 100
-        name = s.template or (p.template.name if current else "auto")
-        item("template" if wide or name == "auto" else "", name, True)
-        if not s.template and wide:
-            text.append(" (auto)", style="dim")
-        tok = s.tokenizer
-        if tok not in ("gpt2", "bytes", "model") and Path(tok).expanduser().is_dir():
-            tok = Path(tok).name or tok  # a folder: its name (the dialog shows the path)
-        item("tok", tok)
-        if s.tokenizer == "model" and current:
-            text.append(f" ({Path(p.tokenizer.name).name})", style="dim")
-        item("max", str(s.max_len))
-        item("bs", str(s.batch_size))
-        item("", s.batcher)
-        item("loss", s.loss_on)
-        item("seed", str(s.seed))
-        if s.epoch:
-            item("epoch", str(s.epoch))
+        if self.session is not None:
+            item("session", self.session, True)
+            first = False
+        else:
+            first = True
+        name = r.template.name if r is not None else (c.template or "auto")
+        item("template", name, first)
+        if r is not None and r.template_origin != "chosen":
+            text.append(f" ({'auto' if r.template_origin == 'format' else r.template_origin})",
+                        style="dim")
+        if c.model == "scratch":
+            tok = c.tokenizer
+            if tok not in ("gpt2", "bytes") and Path(tok).expanduser().is_dir():
+                tok = Path(tok).name or tok  # a folder: its name (the dialog shows the path)
+            item("tok", tok)
+        elif wide:
+            item("model", c.model if len(c.model) <= 24 else "…" + c.model[-23:])
+        item("max len", str(c.max_len))
+        item("batch", str(c.batch_size))
+        if c.grad_accum > 1 or c.nproc > 1:
+            item("accum", str(c.grad_accum * c.nproc))
+        item("", c.batcher)
+        item("loss on", c.loss_on)
+        item("seed", str(c.seed))
         if wide:
-            text.append("  s edits", style="dim italic")
-        self.query_one("#batch-settings", Static).update(text)
+            item("val", f"{c.val_ratio:g}" if not c.val_split else c.val_split)
+            if c.balance_label:
+                item("balance", f"{c.balance_label} {c.balance_strategy}")
+            text.append("  " + ("w: working config" if self.session else "s edits"),
+                        style="dim italic")
+        widget.update(text)
 
     def on_resize(self) -> None:
         self._show_settings()
@@ -431,14 +534,14 @@ class BatchesScreen(WorkbenchScreen):
         self._show_detail(event.row, event.pos)
 
     def _show_detail(self, row: int, pos: int) -> None:
-        batch, p = self.batch, self.prepared
+        batch, r = self.batch, self.recipe
         shown = (self._shown_batches, row, pos)
         if shown == self._detail_for:
             return
         self._detail_for = shown
         detail = self.query_one("#batch-detail", Static)
         warn = self.query_one("#batch-warnings", Static)
-        if batch is None or p is None or row >= batch.shape[0]:
+        if batch is None or r is None or row >= batch.shape[0]:
             detail.update("")
             warn.remove_class("-shown")
             return
@@ -447,7 +550,7 @@ class BatchesScreen(WorkbenchScreen):
         lines = self.warnings[row] if row < len(self.warnings) else []
         if lines:
             warn.update(warnings_text(row, lines, sum(
-                len(w) for r, w in enumerate(self.warnings) if r != row)))
+                len(w) for i, w in enumerate(self.warnings) if i != row)))
             warn.add_class("-shown")
         else:
             warn.remove_class("-shown")
@@ -456,47 +559,65 @@ class BatchesScreen(WorkbenchScreen):
         """`explain_position` for the cursor (what the detail panel shows)."""
         from workbench.collate import explain_position
 
-        return explain_position(self.batch, row, pos, self.prepared.tokenizer,
-                                self.prepared.settings.loss_on)
+        return explain_position(self.batch, row, pos, self.recipe.tokenizer,
+                                self.recipe.config.loss_on)
 
     # -- actions --------------------------------------------------------------------------
     def action_batch(self, delta: int) -> None:
-        if self.prepared is None or self.batch is None:
+        """The next or previous micro-batch in training order (across epochs)."""
+        r = self.recipe
+        if r is None or self.batch is None:
             return
-        index = self.batch_index + delta
-        if 0 <= index < len(self.prepared.plan):
-            self.show_batch(index, row=self.grid.row, pos=0)
-        else:
-            self.app.bell()
+        epoch, index = self.epoch, self.batch_index + delta
+        if index >= len(r.plan(epoch)):
+            epoch, index = epoch + 1, 0
+        elif index < 0:
+            if epoch == 0:
+                self.app.bell()
+                return
+            epoch -= 1
+            index = len(r.plan(epoch)) - 1
+        self.show_batch(index, epoch=epoch, row=self.grid.row, pos=0)
 
     def action_row(self, delta: int) -> None:
         if self.batch is not None:
             self.grid.move_row(delta)
 
     def action_jump(self) -> None:
-        if self.prepared is None or not self.prepared.plan:
+        if self.recipe is None:
             return
 
         def done(value: str | None) -> None:
             if value:
                 self.jump(value)
 
-        self.app.push_screen(JumpDialog(len(self.prepared.plan), self.batch_index), done)
+        self.app.push_screen(JumpDialog(len(self.recipe.plan(self.epoch)), self.batch_index,
+                                        self.recipe.per_step), done)
 
     def jump(self, value: str) -> None:
-        """Go to a batch index, or `rN`: the batch holding source row N."""
+        """Go to batch N of the current epoch, `sN` / `sN.M` (micro-batch M of optimizer
+        step N), or `rN` (the batch holding source row N)."""
         value = value.strip().lower()
+        n = len(self.recipe.plan(self.epoch))
+        problem = parse_jump(value, n)
+        if problem:
+            self.notify(problem, severity="warning")
+            return
         if value.startswith("r"):
             found = self.locate(int(value[1:]))
             if found is None:
-                self.notify(f"source row {value[1:]} is not in any batch (dropped, bad, or "
-                            "out of range)", severity="warning")
+                self.notify(f"source row {value[1:]} is not in any batch (held out, dropped, "
+                            "bad, or out of range)", severity="warning")
                 return
-            index, row, pos = found
-            self.show_batch(index, row=row, pos=pos)
+            epoch, index, row, pos = found
+            self.show_batch(index, epoch=epoch, row=row, pos=pos)
+            return
+        if value.startswith("s"):
+            step, _, micro = value[1:].partition(".")
+            self._goto = (int(step), int(micro or 0))
+            self._goto_step()
             return
         index = int(value)
-        n = len(self.prepared.plan)
         if index < 0:
             index += n
         self.show_batch(max(0, min(index, n - 1)), row=0, pos=0)
@@ -504,38 +625,42 @@ class BatchesScreen(WorkbenchScreen):
     def action_settings(self, focus_field: str = "template") -> None:
         from workbench.templates import template_names
 
-        def done(result: BatchSettings | None) -> None:
-            if result is not None:
-                self.apply_settings(result)
+        if self.session is not None:
+            self.notify(f"these are session {self.session}'s batches, with its own config; "
+                        "w goes back to the working config, which s edits", timeout=5)
+            return
+        if self.config is None:
+            return
 
-        state = self.app.state  # type: ignore[attr-defined]
-        self.app.push_screen(BatchSettingsDialog(self.settings, templates=template_names(),
-                                                 focus_field=focus_field, model=state.model),
-                             done)
+        def done(changes: dict | None) -> None:
+            if changes:
+                self.apply_settings(**changes)
 
-    def apply_settings(self, settings: BatchSettings) -> None:
-        """Use these settings; template and tokenizer go to the shared app state."""
-        self.settings = settings
-        state = self.app.state  # type: ignore[attr-defined]
-        self._show_settings()
-        if (state.template, state.tokenizer) != (settings.template, settings.tokenizer):
-            self.app.set_context(template=settings.template,  # type: ignore[attr-defined]
-                                 tokenizer=settings.tokenizer)
-            if self.app.screen is not self:  # set_context tells only the visible screen
-                self.rebuild()
-        elif state.source:
-            self.rebuild()
+        self.app.push_screen(BatchSettingsDialog(self.config, templates=template_names(),
+                                                 focus_field=focus_field), done)
+
+    def apply_settings(self, **changes) -> None:
+        """Change fields of the working config (the Train form shows the change too)."""
+        if self.session is not None:
+            self.notify("a session's config is not edited here; w goes back to the working "
+                        "config", severity="warning", timeout=4)
+            return
+        self.app.set_config(**changes)  # type: ignore[attr-defined]
+        if self.app.screen is not self:  # set_config tells only the visible screen
+            self.context_changed()
 
     def action_toggle_loss_on(self) -> None:
-        self.apply_settings(self.settings.changed(
-            loss_on="all" if self.settings.loss_on == "response" else "response"))
+        if self.config is not None:
+            i = LOSS_ON.index(self.config.loss_on)
+            self.apply_settings(loss_on=LOSS_ON[(i + 1) % len(LOSS_ON)])
 
     def action_cycle_batcher(self) -> None:
-        i = BATCHERS.index(self.settings.batcher)
-        self.set_batcher(BATCHERS[(i + 1) % len(BATCHERS)])
+        if self.config is not None:
+            i = BATCHERS.index(self.config.batcher)
+            self.set_batcher(BATCHERS[(i + 1) % len(BATCHERS)])
 
     def set_batcher(self, batcher: str) -> None:
-        self.apply_settings(self.settings.changed(batcher=batcher))
+        self.apply_settings(batcher=batcher)
 
     def action_toggle_layout(self) -> None:
         grid = self.grid
@@ -545,27 +670,32 @@ class BatchesScreen(WorkbenchScreen):
 
     # -- the command palette --------------------------------------------------------------
     def commands(self) -> Iterable[ScreenCommand]:
-        other = "all" if self.settings.loss_on == "response" else "response"
+        loss_on = self.config.loss_on if self.config is not None else "response"
+        batcher = self.config.batcher if self.config is not None else ""
+        other = "all" if loss_on == "response" else "response"
         yield ScreenCommand("Next batch", "Show the next batch (→)", lambda: self.action_batch(1))
         yield ScreenCommand("Previous batch", "Show the previous batch (←)",
                             lambda: self.action_batch(-1))
-        yield ScreenCommand("Jump to batch…", "Go to a batch by index, or rN for source row N (g)",
-                            self.action_jump)
+        yield ScreenCommand("Jump to batch…", "Go to a batch by index, sN for step N, or rN for "
+                            "source row N (g)", self.action_jump)
         yield ScreenCommand("Next row", "Select the next row of the batch (↓)",
                             lambda: self.action_row(1))
         yield ScreenCommand("Previous row", "Select the previous row of the batch (↑)",
                             lambda: self.action_row(-1))
-        yield ScreenCommand(f"Toggle loss_on (now {self.settings.loss_on})",
+        yield ScreenCommand(f"Toggle loss_on (now {loss_on})",
                             f"Train on {other} (m)", self.action_toggle_loss_on)
-        for batcher in BATCHERS:
-            if batcher != self.settings.batcher:
-                yield ScreenCommand(f"Batcher: {batcher}", f"Plan the batches {batcher} (b cycles)",
-                                    lambda b=batcher: self.set_batcher(b))
-        for name, title in (("template", "template"), ("tokenizer", "tokenizer"),
-                            ("max_len", "max length"), ("batch_size", "batch size"),
-                            ("seed", "seed")):
+        for name in BATCHERS:
+            if name != batcher:
+                yield ScreenCommand(f"Batcher: {name}", f"Plan the batches {name} (b cycles)",
+                                    lambda b=name: self.set_batcher(b))
+        for name, title in (("template", "template"), ("model", "model"),
+                            ("tokenizer", "tokenizer"), ("max_len", "max length"),
+                            ("batch_size", "batch size"), ("seed", "seed")):
             yield ScreenCommand(f"Change {title}…", f"Batch settings: {title} (s)",
                                 lambda n=name: self.action_settings(n))
+        if self.session is not None:
+            yield ScreenCommand("Working config", "Leave the session's batches (w)",
+                                self.action_working)
         yield ScreenCommand("Toggle text/grid layout", "Break lines after newline tokens or "
                             "fill lines (t)", self.action_toggle_layout)
         yield ScreenCommand("Reload the data", "Open and tokenize the data again (r)",
@@ -573,145 +703,32 @@ class BatchesScreen(WorkbenchScreen):
 
 
 # ----------------------------------------------------------------------------------------
-# The job: open, encode, plan (off the UI thread)
+# The job: the recipe (off the UI thread)
 
 
-def build(control: JobControl, *, key: tuple, settings: BatchSettings, source: str, fmt: str,
-          split: str, model: str, sessions_dir, datasets: dict, reuse: Prepared | None) -> Prepared:
-    from workbench.collate import encode_examples, plan_batches, plan_efficiency
+def build(control: JobControl, *, config, session: str | None, sessions_dir, datasets: dict,
+          fmt: str, reuse):
+    """(the recipe, (cache key, dataset) when this job opened the data, else None)."""
+    from workbench.recipe import build_recipe, session_recipe
 
-    if reuse is not None:
-        ds, split_name, template, tok, origin = (reuse.dataset, reuse.split, reuse.template,
-                                                 reuse.tokenizer, reuse.template_origin)
-        encoded, rows_read, bad = reuse.encoded, reuse.rows_read, reuse.bad_rows
-    else:
-        from workbench.collate import tokenizer_for
+    control.progress(None, None, "opening data")
+    key = (config.data, fmt or None)
+    ds = datasets.get(key)
+    opened = None
+    if ds is None:
         from workbench.data.sources import open_dataset
 
-        control.progress(None, None, "opening data")
-        ds = datasets.get((source, fmt or None)) or datasets.get((source, fmt))
-        if ds is None:
-            ds = open_dataset(source, format=fmt or None)
-        if control.cancelled:
-            raise _Cancelled()
-        split_name = split if split in getattr(ds, "splits", {}) else ds.default_split
-        # The rows a training run with these settings uses: its validation split (or the
-        # default val_ratio of this one, cut with the same seed) is held out, exactly as
-        # `workbench train` does it, so these are the batches the model will see.
-        from workbench.train.config import TrainConfig
-        from workbench.train.loop import select_training_data
-
-        ds, split_name, _ = select_training_data(
-            ds, TrainConfig(data=source, split=split_name, seed=settings.seed))
-        template, origin = resolve_template(settings.template, ds.format, model, sessions_dir)
-        tok = tokenizer_for(resolve_tokenizer(settings.tokenizer, model, sessions_dir), template)
-        total = ds.num_rows(split_name)
-        encoded = encode_examples(_counted(ds.iter_examples(split_name), control, total),
-                                  template, tok, loss_on=settings.loss_on,
-                                  max_len=settings.max_len)
-        rows_read = total
-        bad = ds.bad.total if hasattr(ds, "bad") else 0
-    if control.cancelled:
-        raise _Cancelled()
-    control.progress(None, None, "planning batches")
-    plan = plan_batches(encoded.lengths, settings.batch_size, settings.batcher,
-                        seed=settings.seed, epoch=settings.epoch, max_len=settings.max_len)
-    efficiency = plan_efficiency(plan, encoded.lengths)
-    return Prepared(key, settings, ds, split_name, template, tok, origin, encoded, plan,
-                    efficiency, rows_read, bad)
-
-
-def _counted(examples: Iterator, control: JobControl, total: int) -> Iterator:
-    for n, example in enumerate(examples):
-        if n % 256 == 0:
-            if control.cancelled:
-                raise _Cancelled()
-            control.progress(n, total, f"tokenizing {n:,}/{total:,}")
-        yield example
-    control.progress(total, total, "tokenizing")
-
-
-def model_folder(model: str, sessions_dir) -> Path | None:
-    """The local folder holding the current model's files (a session's checkpoint or a
-    folder), or None for a Hub id or nothing. Reads no weights, imports no torch."""
-    if not model:
-        return None
-    from workbench.sessions import find_session, resolve_checkpoint, split_model_spec
-
-    session = find_session(model, sessions_dir)
+        ds = open_dataset(config.data, format=config.format or None)
+        opened = (key, ds)
+    kw = dict(dataset=ds, reuse=reuse, progress=control.progress,
+              cancelled=lambda: control.cancelled)
     if session is not None:
-        return resolve_checkpoint(session, split_model_spec(model.removeprefix("session:"))[1])
-    path = Path(model).expanduser()
-    return path if path.is_dir() else None
-
-
-def resolve_tokenizer(spec: str, model: str, sessions_dir):
-    """The tokenizer named by the settings: gpt2, bytes, a folder, or "model": the current
-    model's own files, with the special tokens its workbench.json records restored."""
-    from workbench.errors import WorkbenchError
-    from workbench.tokenizer import load_tokenizer
-
-    if spec != "model":
-        return load_tokenizer(spec)
-    if not model:
-        raise WorkbenchError("tokenizer 'model': no model is set; pick one on the Train or "
-                             "Chat screen, or set the tokenizer to gpt2, bytes or a folder (s)")
-    folder = model_folder(model, sessions_dir)
-    if folder is None:
-        folder = _hub_cache_folder(model)
-    if folder is None:
-        if model.split("/")[-1].startswith(("gpt2", "distilgpt2")):
-            return load_tokenizer("gpt2")  # the Hub's GPT-2 family uses GPT-2's tokenizer
-        raise WorkbenchError(f"tokenizer 'model': {model} is not a local folder or session and "
-                             "its tokenizer files are not in the Hugging Face cache; set the "
-                             "tokenizer to gpt2, bytes or a folder (s)")
-    tok = load_tokenizer(folder)
-    meta = _read_json(folder / "workbench.json")
-    recorded = meta.get("added_tokens") if isinstance(meta.get("added_tokens"), dict) else {}
-    if recorded:
-        tok = tok.with_special_tokens([m for m, _ in sorted(recorded.items(), key=lambda kv: kv[1])])
-    return tok
-
-
-def resolve_template(spec: str, fmt: str, model: str, sessions_dir):
-    """(template, where it came from): the named one; else the model's saved template (as
-    training does); else the data format's usual one."""
-    from workbench.data.formats import default_template
-    from workbench.templates import get_template, template_from_dict
-
-    if spec:
-        return get_template(spec), "chosen"
-    try:
-        folder = model_folder(model, sessions_dir)
-    except Exception:  # noqa: BLE001 - a model problem is reported by the tokenizer
-        folder = None
-    if folder is not None:
-        meta = _read_json(folder / "workbench.json")
-        if isinstance(meta.get("template"), dict):
-            saved = template_from_dict(meta["template"], str(folder / "workbench.json"))
-            if saved.name != "text":
-                return saved, "model"
-    return get_template(default_template(fmt)), "format"
-
-
-def _hub_cache_folder(model: str) -> Path | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - a dependency
-        return None
-    vocab = try_to_load_from_cache(model, "vocab.json")
-    merges = try_to_load_from_cache(model, "merges.txt")
-    if isinstance(vocab, str) and isinstance(merges, str):
-        return Path(vocab).parent
-    return None
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        recipe = session_recipe(Path(sessions_dir) / session, sessions_dir=sessions_dir, **kw)
+    else:
+        recipe = build_recipe(config, sessions_dir=sessions_dir, **kw)
+    control.progress(None, None, "planning batches")
+    recipe.plan(0)
+    return recipe, opened
 
 
 # ----------------------------------------------------------------------------------------

@@ -343,26 +343,37 @@ class ChatScreen(WorkbenchScreen):
         self._refresh_preview()
 
     def _template(self):
-        """(template, where it comes from): the SFT checkpoint's, else the header's, else
-        the base model's saved one; (None, what to do) when there is none."""
+        """(template, where it comes from): the SFT checkpoint's (what it was trained with),
+        else the recipe's order (`workbench.recipe.resolve_template`): the header's choice,
+        the base model's saved one, the data format's usual one; (None, what to do) when
+        there is nothing to go on."""
         from workbench.errors import WorkbenchError
-        from workbench.templates import get_template
+        from workbench.recipe import resolve_template
 
         sft = self._models["sft"]
         if sft is not None and sft.template is not None:
             return sft.template, "from the SFT checkpoint"
         state = self.app.state  # type: ignore[attr-defined]
-        if state.template:
-            try:
-                return get_template(state.template), "from the header"
-            except WorkbenchError as err:
-                return None, err.message
         base = self._models["base"]
-        if base is not None and base.template is not None:
-            return base.template, "saved with the base model"
-        if self._status["sft"] == "loading":
+        saved = base.template if base is not None else None
+        fmt = self._data_format()
+        if not state.template and self._status["sft"] == "loading":
             return None, "waiting for the SFT checkpoint"
-        return None, "load an SFT session, or choose a template on the Data screen"
+        if not state.template and (saved is None or saved.name == "text") and fmt is None:
+            return None, "load an SFT session, or choose a template on the Data screen"
+        try:
+            template, origin = resolve_template(state.template, saved, fmt)
+        except WorkbenchError as err:
+            return None, err.message
+        return template, {"chosen": "from the header", "model": "saved with the base model",
+                          "format": f"the usual one for {fmt} data"}[origin]
+
+    def _data_format(self) -> str | None:
+        """The current data's format when it is open (no file is read here)."""
+        state = self.app.state  # type: ignore[attr-defined]
+        datasets = getattr(self.app, "datasets", {})
+        ds = datasets.get((state.source, state.format or None)) if state.source else None
+        return getattr(ds, "format", None) or (state.format or None)
 
     # -- sending ------------------------------------------------------------------------------
     def on_prompt_area_submitted(self, event: PromptArea.Submitted) -> None:
@@ -657,6 +668,10 @@ class ChatScreen(WorkbenchScreen):
             return
         base, sft = self._models["base"], self._models["sft"]
         settings = self.query_one(SettingsBar).summary()
+        from workbench.sessions import find_session
+
+        state = self.app.state  # type: ignore[attr-defined]
+        session = find_session(state.session, self.app.sessions_dir) if state.session else None  # type: ignore[attr-defined]
 
         def job(control):
             from workbench.compare import (compare, items_from_data, read_prompts,
@@ -664,8 +679,10 @@ class ChatScreen(WorkbenchScreen):
 
             try:
                 if request.kind == "data":
-                    items, _ = items_from_data(request.source, request.n,
-                                               format=request.format or None)
+                    # held out means held out: the session's own cut of its data, else the
+                    # source's validation split; never training rows (it says so instead)
+                    items, _ = items_from_data(request.source or None, request.n,
+                                               format=request.format or None, session=session)
                 else:
                     items = read_prompts(request.source)[:request.n]
                 text = text_passages(request.text)[0] if request.text else None

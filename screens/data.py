@@ -222,6 +222,8 @@ class DataScreen(WorkbenchScreen):
         self._chart_narrow = False               # chart instead of the preview (narrow)
         self._failed = ""
         self._preview_key: tuple | None = None
+        self._template_key: tuple | None = None
+        self._template_cached: tuple = (None, "", "format", "")
 
     # -- layout ---------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -470,11 +472,44 @@ class DataScreen(WorkbenchScreen):
         self._refresh_preview()
 
     # -- the info line, the bad rows, the preview --------------------------------------------
-    def _template_name(self) -> tuple[str, bool]:
-        from workbench.data.formats import default_template
+    def _template(self):
+        """(template or None, its name, where it came from, why it cannot render this data
+        or "") by the recipe's order: the chosen one, the model's saved one, the format's
+        usual one (`workbench.recipe.resolve_template`), checked on the first rows."""
+        from workbench.errors import WorkbenchError
+        from workbench.model.load import saved_template
+        from workbench.recipe import resolve_template, template_problem
 
-        given = self.app.state.template
-        return (given, False) if given else (default_template(self.ds.format), True)
+        state = self.app.state
+        key = (id(self.ds), self.split, state.template, state.model)
+        if self._template_key == key:
+            return self._template_cached
+        try:
+            saved = saved_template(state.model or "demo-base",
+                                   sessions_dir=self.app.sessions_dir)  # type: ignore[attr-defined]
+        except WorkbenchError:
+            saved = None
+        try:
+            template, origin = resolve_template(state.template, saved, self.ds.format)
+        except WorkbenchError as err:
+            result = (None, state.template, "chosen", err.message)
+        else:
+            problem = ""
+            if not getattr(self.ds, "streaming", False):
+                page = self.ds.page(self.split, 0, 64).rows
+                problem = template_problem(template, [r.example for r in page]) or ""
+            result = (template, template.name, origin, problem)
+        self._template_key, self._template_cached = key, result
+        if self.app.template_problem != result[3]:  # type: ignore[attr-defined]
+            self.app.template_problem = result[3]  # type: ignore[attr-defined]
+            from .widgets.context_bar import ContextBar
+
+            self.query_one(ContextBar).refresh_context()
+        return result
+
+    def _template_name(self) -> tuple[str, bool]:
+        _template, name, origin, _problem = self._template()
+        return name, origin != "chosen"
 
     def _refresh_info(self) -> None:
         ds = self.ds
@@ -496,10 +531,14 @@ class DataScreen(WorkbenchScreen):
                 parts.append((f"{name} {shown}", "$text-muted"))
         if getattr(ds, "streaming", False):
             parts.append(("  ·  streaming", "$text-warning"))
-        name, default = self._template_name()
+        _template, name, origin, problem = self._template()
         parts += [("  ·  template ", "$text-muted"), (name, "bold"),
-                  (" (format default)" if default else "", "$text-muted")]
+                  ({"format": " (the format's usual one)", "model": " (saved with the model)"}
+                   .get(origin, ""), "$text-muted")]
         lines = [Content.assemble(*parts)]
+        if problem:
+            lines.append(Content.styled(f"✖ {problem}; t chooses another template",
+                                        "bold $text-error"))
         parse = (ds.info or {}).get("parse") or {}
         for split, st in parse.items():
             if not st:
@@ -554,8 +593,6 @@ class DataScreen(WorkbenchScreen):
             box.border_title = "row"
             preview.show_message("no rows to show" if self.ds is not None else "")
             return
-        from workbench.templates import get_template
-
         labels = [(k, v) for k, v in view.raw.items()
                   if k in self.labels and v not in (None, "") and len(str(v)) <= 40]
         title = Content.assemble((f"#{view.position:,}", "bold"),
@@ -564,7 +601,9 @@ class DataScreen(WorkbenchScreen):
                                    for part in ((f" · {k} ", "$text-muted"), (str(v), "bold"))])
         box.border_title = f"row · {name} · {legend_markup()}"
         try:
-            template = get_template(name)
+            template, _name, _origin, problem = self._template()
+            if template is None:
+                raise ValueError(problem)
             segments = template.render(view.example)
         except Exception as err:  # noqa: BLE001 - a row that does not fit is shown, not raised
             from .base import describe_error
@@ -578,14 +617,15 @@ class DataScreen(WorkbenchScreen):
 
     # -- the label chart ------------------------------------------------------------------
     def label_kw(self, label: str) -> dict:
-        """Extra arguments for `length` (the template and the tokenizer); none otherwise."""
+        """Extra arguments for `length`: how to count a row's tokens, as the working
+        config's run would (its template and tokenizer); none otherwise."""
         if label != LENGTH:
             return {}
-        from workbench.tokenizer import load_tokenizer
+        from workbench.recipe import token_length
 
-        state = self.app.state
-        return {"template": state.template or None,
-                "tokenizer": load_tokenizer(state.tokenizer or "gpt2")}
+        config = self.app.working_config()  # type: ignore[attr-defined]
+        return {"length_of": token_length(config, self.ds.format,
+                                          self.app.sessions_dir)}  # type: ignore[attr-defined]
 
     def _load_chart(self, auto: bool = False) -> None:
         chart = self.query_one("#data-chart", LabelChart)
@@ -733,7 +773,7 @@ class DataScreen(WorkbenchScreen):
         from .widgets.data_pickers import ListPicker
 
         usual = default_template(self.ds.format)
-        options = [("", f"the format's usual one ({usual})")]
+        options = [("", f"auto: the model's saved one, else the format's usual one ({usual})")]
         options += [(name, f"{name:<11} {t.description}") for name, t in BUILTIN.items()]
         current = self.app.state.template
         if current and current not in BUILTIN:

@@ -28,12 +28,13 @@ from textual.content import Content
 from textual.widgets import ContentSwitcher, DataTable, Static, TabbedContent, TabPane
 
 from workbench.errors import WorkbenchError
+from workbench.sessions import CHECKPOINTS, checkpoint_rows
 
 from .base import ScreenCommand, WorkbenchScreen
 from .widgets.loss_plot import Curve, LossPlot, palette_color, rgb_hex
 from .widgets.session_log import SessionLog
 from .widgets.session_text import config_content, samples_content, short_source
-from .widgets.session_watch import (LIVE_STATES, STATE_ICON, SessionWatch, advice, checkpoint_rows,
+from .widgets.session_watch import (LIVE_STATES, STATE_ICON, SessionWatch, advice,
                                     failure_cause, first_sentences, fmt_duration, fmt_loss,
                                     fmt_time, state_markup)
 
@@ -63,6 +64,9 @@ class SessionsScreen(WorkbenchScreen):
                 tooltip="Stop the run after its current step (it saves a checkpoint)"),
         Binding("r", "resume", "Resume", id="sessions-resume",
                 tooltip="Continue a stopped or failed run from its last checkpoint"),
+        Binding("i", "inspect_step", "Step's batch", id="sessions-inspect",
+                tooltip="Pick a step of this run (its loss spikes are offered) and see its "
+                        "micro-batches on the Batches screen"),
         Binding("t", "follow_in_train", "Follow in Train", id="sessions-train", show=False,
                 tooltip="Show this run in the Train screen"),
         Binding("c", "clear_marks", "Clear marks", id="sessions-clear", show=False,
@@ -158,46 +162,32 @@ class SessionsScreen(WorkbenchScreen):
         return Path(self.app.sessions_dir)  # type: ignore[attr-defined]
 
     def _read_config(self, path: Path) -> dict:
-        import tomllib
+        from workbench.sessions import CONFIG, read_config_fields
 
-        cfg_path = path / "config.toml"
         try:
-            mtime = cfg_path.stat().st_mtime
+            mtime = (path / CONFIG).stat().st_mtime
         except OSError:
             return {}
         cached = self._config_cache.get(path.name)
         if cached and cached[0] == mtime:
             return cached[1]
-        try:
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            data = {}
-        flat: dict = {}
-        for key, value in data.items():
-            if isinstance(value, dict):
-                flat.update(value)
-            else:
-                flat[key] = value
+        flat = read_config_fields(path)
         self._config_cache[path.name] = (mtime, flat)
         return flat
 
     def refresh_sessions(self) -> None:
         """Read every session's status (marking dead `running` ones failed) and config, and
         bring the table up to date without losing the cursor."""
-        from workbench.sessions import STATUS, read_status
+        from workbench.sessions import read_status, session_folders
         from workbench.train.status import check_alive
 
-        root = self.sessions_dir
         infos: dict[str, dict] = {}
-        if root.is_dir():
-            for path in sorted(p for p in root.iterdir() if p.is_dir()):
-                if not ((path / "config.toml").exists() or (path / STATUS).exists()):
-                    continue
-                status = read_status(path)
-                if status.get("state") in LIVE_STATES:
-                    status = check_alive(path)
-                infos[path.name] = {"path": path, "status": status,
-                                    "config": self._read_config(path)}
+        for path in session_folders(self.sessions_dir):
+            status = read_status(path)
+            if status.get("state") in LIVE_STATES:
+                status = check_alive(path)
+            infos[path.name] = {"path": path, "status": status,
+                                "config": self._read_config(path)}
         order = sorted(infos, key=lambda n: str(infos[n]["status"].get("started_at") or ""),
                        reverse=True)
         self.marked = [n for n in self.marked if n in infos]
@@ -513,7 +503,7 @@ class SessionsScreen(WorkbenchScreen):
             return state in LIVE_STATES
         if action == "resume":
             return state in ("stopped", "failed")
-        if action in ("use_in_chat", "delete", "follow_in_train"):
+        if action in ("use_in_chat", "delete", "follow_in_train", "inspect_step"):
             return True if name else None
         if action == "mark":
             return not self._detail_shown
@@ -550,12 +540,18 @@ class SessionsScreen(WorkbenchScreen):
         if name is None:
             return
         if not checkpoint_rows(self.sessions_dir / name) and \
-                not (self.sessions_dir / name / "checkpoints").is_dir():
+                not (self.sessions_dir / name / CHECKPOINTS).is_dir():
             self.notify(f"{name} has no checkpoint yet: nothing to chat with", severity="warning")
             return
         self.app.set_context(session=name)  # type: ignore[attr-defined]
         self.notify(f"Chat will answer with {name} as the SFT model (4 opens Chat)",
                     title="SFT model", timeout=5)
+
+    def action_inspect_step(self) -> None:
+        """Pick a step of this run and see its micro-batches (Batches screen)."""
+        name = self.current
+        if name:
+            self.app.pick_step(name)  # type: ignore[attr-defined]
 
     def action_follow_in_train(self) -> None:
         name = self.current
@@ -668,6 +664,9 @@ class SessionsScreen(WorkbenchScreen):
                             lambda: self.open_session(self.highlighted) if self.highlighted else None)
         yield ScreenCommand("Sessions: use in Chat", "Make this run the Chat screen's SFT model",
                             self.action_use_in_chat)
+        yield ScreenCommand("Sessions: inspect a step's batch", "Pick a step (its loss spikes "
+                            "are offered) and see what it trained on (i)",
+                            self.action_inspect_step)
         yield ScreenCommand("Sessions: follow in Train", "Watch this run in the Train screen",
                             self.action_follow_in_train)
         yield ScreenCommand("Sessions: mark for the overlay", "Compare the curves of marked runs",

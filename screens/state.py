@@ -1,6 +1,10 @@
 """What the workbench remembers between launches: the current data source, template, model,
-tokenizer and session, recent sources, and the theme. A small JSON file in the user's
-config directory ($XDG_CONFIG_HOME/sft-workbench/state.json, or $WORKBENCH_STATE)."""
+tokenizer and session, the rest of the working training config (the one the Batches screen
+shows and the Train form edits), recent sources, and the theme. A small JSON file in the
+user's config directory ($XDG_CONFIG_HOME/sft-workbench/state.json, or $WORKBENCH_STATE).
+
+A file that is not JSON, or holds values of the wrong type, never stops the app: what can be
+read is kept, the rest falls back to its default, and `problems` says what was dropped."""
 
 from __future__ import annotations
 
@@ -28,7 +32,11 @@ class AppState:
         source: the data source (path or Hub id); format: its format override ("" = detect).
         template: the template name or .toml path ("" = the format's usual one).
         model: base model (Hub id, folder, session); tokenizer: gpt2, bytes, or a folder.
+        template_for: the source the template was chosen for; opening another source
+            makes the template follow the data again ("" = it was chosen for no source).
         session: the SFT session shown in Chat and Sessions.
+        train: the other fields of the working training config that differ from the
+            defaults (batcher, batch_size, max_len, ...), shared by Batches and Train.
         recent: recently opened sources, newest first.
         theme: the Textual theme.
     """
@@ -39,9 +47,12 @@ class AppState:
     template: str = ""
     model: str = ""
     tokenizer: str = "gpt2"
+    template_for: str = ""
     session: str = ""
+    train: dict = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
     theme: str = "textual-dark"
+    problems: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def remember(self, source: str) -> None:
         self.recent = [source] + [s for s in self.recent if s != source]
@@ -53,12 +64,27 @@ class AppState:
             return cls()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return cls()
-        known = {f.name for f in fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in known})
-        if not isinstance(state.recent, list):
-            state.recent = []
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            state = cls()
+            state.problems.append(f"{path}: not readable JSON ({err}); started with defaults")
+            return state
+        state = cls()
+        if not isinstance(data, dict):
+            state.problems.append(f"{path}: expected a JSON object; started with defaults")
+            return state
+        for f in fields(cls):
+            if f.name == "problems" or f.name not in data:
+                continue
+            value, default = data[f.name], getattr(state, f.name)
+            if f.name == "recent" and isinstance(value, list):
+                value = [v for v in value if isinstance(v, str)]
+            if type(value) is not type(default):
+                state.problems.append(f"{path}: {f.name} {value!r} is not a "
+                                      f"{type(default).__name__}; using {default!r}")
+                continue
+            setattr(state, f.name, value)
+        if "template_for" not in data and state.template:
+            state.template_for = state.source  # a state file from before templates followed data
         return state
 
     def save(self, path: Path | None) -> None:
@@ -67,7 +93,8 @@ class AppState:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+            data = {k: v for k, v in asdict(self).items() if k != "problems"}
+            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass  # an unwritable config dir must never stop the app

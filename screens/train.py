@@ -2,10 +2,12 @@
 
 Two views (ctrl+o flips between them):
 
-* **Config**: the `TrainConfig` form, grouped by its sections, prefilled from the current
-  data, template and model. Each field shows its help text (beside it on a wide terminal,
-  under the form on a narrow one); every change re-validates the whole form with
-  `TrainConfig.validate()` and marks each field it names, so problems show before launch.
+* **Config**: the `TrainConfig` form, grouped by its sections: the app's working config,
+  which the Batches screen shows and edits too (the header's data, template and model, and
+  the rest as last set; it is kept between launches). Each field shows its help text
+  (beside it on a wide terminal, under the form on a narrow one); every change marks each
+  field `TrainConfig.problems()` names, so problems show before launch; the choices of a
+  drop-down are `TrainConfig`'s published `CHOICES`.
   The session name (blank: generated) and the device (what this machine has, found in a
   worker since it needs torch) sit above the form, with Launch (ctrl+s).
 * **Run**: the followed session, read from its folder once a second (only what was appended
@@ -39,7 +41,7 @@ from textual.widgets import (Button, Input, Label, ProgressBar, Select, Static, 
                              TabPane, TextArea)
 
 from workbench.errors import WorkbenchError
-from workbench.train.config import DTYPES, SCHEDULES, SECTIONS, TrainConfig, field_help
+from workbench.train.config import CHOICES, SECTIONS, TrainConfig, field_help
 
 from .base import ScreenCommand, WorkbenchScreen
 from .widgets.loss_plot import Curve, LossPlot
@@ -49,38 +51,14 @@ from .widgets.session_watch import (LIVE_STATES, SessionWatch, advice, failure_c
                                     first_sentences, fmt_duration, fmt_loss, fmt_rate, fmt_time,
                                     state_markup)
 
-_KNOWN_CHOICES: dict[str, tuple[str, ...]] = {
-    "loss_on": ("response", "all"),
-    "batcher": ("random", "grouped", "packed"),
-    "schedule": SCHEDULES,
-    "dtype": DTYPES,
-    "balance_strategy": ("undersample", "oversample", "ratio"),
-}
-_ONE_OF = re.compile(r"config field '(\w+)': must be one of (.*) \(got")
-
-
-def field_choices() -> dict[str, tuple[str, ...]]:
-    """The text fields that take one of a few values, and the values: asked of
-    `TrainConfig.validate()` itself (a field it checks against a list names the list), so a
-    new choice field of the engine shows as a drop-down without a change here."""
-    out = dict(_KNOWN_CHOICES)
-    for f in fields(TrainConfig):
-        if _kind(f.name) != "str" or f.name in ("device",):
-            continue
-        config = TrainConfig(data="x")
-        setattr(config, f.name, "\x00?")
-        try:
-            config.validate()
-        except WorkbenchError as err:
-            m = _ONE_OF.match(err.message)
-            if m and m.group(1) == f.name:
-                out[f.name] = tuple(v.strip() for v in m.group(2).split(","))
-    return out
 SECTION_TITLES = {"model": "Model", "data": "Data", "optimisation": "Optimisation",
                   "evaluation": "Evaluation, checkpoints, samples", "run": "Run"}
 # fields the form shows above the sections (the launch bar), not in them
 BAR_FIELDS = ("device",)
-_FIELD = re.compile(r"config field '(\w+)': (.*)", re.S)
+_UNSET = object()
+# the fields that are the app's context (the header): committed when the field is left or
+# Enter is pressed, not on every keystroke (a half-typed path is not a data source)
+CONTEXT_FIELDS = ("data", "format", "split", "template", "model", "tokenizer")
 
 
 def _defaults() -> dict[str, Any]:
@@ -149,6 +127,9 @@ class TrainScreen(WorkbenchScreen):
                 tooltip="Copy the followed run's config into the form"),
         Binding("ctrl+l", "log_scale", "Log scale", id="train-log-scale", show=False,
                 tooltip="Loss axis: linear or logarithmic"),
+        Binding("ctrl+g", "inspect_step", "Step's batch", id="train-inspect",
+                tooltip="Pick a step of the followed run (its loss spikes are offered) and see "
+                        "its micro-batches on the Batches screen"),
     ]
 
     DEFAULT_CSS = """
@@ -220,13 +201,13 @@ class TrainScreen(WorkbenchScreen):
         super().__init__()
         self.run_watch: SessionWatch | None = None
         self.devices: list[dict] | None = None
-        self._prefilled: dict[str, str] = {}
         self._errors: dict[str, str] = {}
         self._follow_names: list[str] = []
         self._ticks = 0
         self._quiet_select = False
         self._last_state: str | None = None
-        self.choices = field_choices()
+        self.choices = {k: v for k, v in CHOICES.items() if k not in BAR_FIELDS}
+        self._shown: dict[str, Any] = {}  # the working config as the form last showed it
         self._auto_name = "<data>-<template>-<date>-<time>"
 
     # -- layout -------------------------------------------------------------------------------
@@ -342,36 +323,45 @@ class TrainScreen(WorkbenchScreen):
                 self.query_one("#f-name", Input).value = str(value)
             else:
                 self.set_field(name, value)
+        self._commit()
         self.validate_form()
 
-    def _context_values(self) -> dict[str, str]:
-        state = self.app.state  # type: ignore[attr-defined]
-        out = {"data": state.source or "", "format": state.format or "",
-               "split": state.split or "train", "template": state.template or ""}
-        if state.model:
-            out["model"] = state.model
-        if state.tokenizer:
-            out["tokenizer"] = state.tokenizer
-        return out
+    def _fill_from_config(self) -> None:
+        """Show the working config (shared with the Batches screen): every field whose value
+        changed elsewhere since the form last showed or committed it. An edit not committed
+        yet is never overwritten by a change to another field."""
+        config = self.app.working_config()  # type: ignore[attr-defined]
+        values, errors = self.read_form()
+        for f in fields(TrainConfig):
+            want = getattr(config, f.name)
+            if f.name == "device" or self._shown.get(f.name, _UNSET) == want:
+                continue  # not changed elsewhere: the form's text stays the person's
+            self._shown[f.name] = want
+            if f.name not in errors and values.get(f.name) == want:
+                continue
+            if self._widget(f.name).has_focus and f.name in CONTEXT_FIELDS:
+                continue  # being typed in: committed when it is left
+            self.set_field(f.name, want)
 
     def _prefill_from_context(self) -> None:
-        for name, value in self._context_values().items():
-            self.set_field(name, value)
-            self._prefilled[name] = value
+        self._fill_from_config()
 
     def context_changed(self) -> None:
-        """The current data / template / model changed elsewhere: follow it in every field
-        the user has not edited since it was filled in."""
-        changed = False
-        for name, value in self._context_values().items():
-            before = self._prefilled.get(name)
-            if value != before and self.get_field(name) == (before or ""):
-                self.set_field(name, value)
-                changed = True
-            self._prefilled[name] = value
-        if changed:
-            self.validate_form()
+        """The working config changed elsewhere (the Batches screen, the header): show it."""
+        self._fill_from_config()
+        self.validate_form()
         self._poll_followed()
+
+    def _commit(self, names: list[str] | None = None) -> None:
+        """Put the form's parsed values into the working config (all fields, or `names`)."""
+        values, errors = self.read_form()
+        config = self.app.working_config()  # type: ignore[attr-defined]
+        changes = {k: v for k, v in values.items()
+                   if k not in errors and (names is None or k in names)
+                   and getattr(config, k) != v}
+        self._shown.update(changes)
+        if changes:
+            self.app.set_config(**changes)  # type: ignore[attr-defined]
 
     def read_form(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The form as TrainConfig keyword arguments, and the fields that do not parse."""
@@ -396,23 +386,13 @@ class TrainScreen(WorkbenchScreen):
         return values, errors
 
     def validate_form(self) -> dict[str, str]:
-        """Mark every field `TrainConfig.validate()` finds wrong (it names one at a time: the
-        named field is set aside and the rest checked again). Returns field -> problem."""
+        """Mark every field that is wrong: those that do not parse, and every problem
+        `TrainConfig.problems()` names. Returns field -> problem."""
         values, errors = self.read_form()
         defaults = _defaults()
-        config = TrainConfig(**{k: v for k, v in values.items() if k not in errors})
-        for _ in range(len(defaults)):
-            try:
-                config.validate()
-                break
-            except WorkbenchError as err:
-                m = _FIELD.match(err.message)
-                if not m or m.group(1) in errors:
-                    break
-                name = m.group(1)
-                errors[name] = m.group(2)
-                stand_in = {"data": "x", "model": "x"}.get(name, defaults[name])
-                setattr(config, name, stand_in)
+        config = TrainConfig(**{k: (defaults[k] if k in errors else v) for k, v in values.items()})
+        for name, why in config.problems().items():
+            errors.setdefault(name, why)
         stem = re.sub(r"[^A-Za-z0-9]+", "-",  # as runner.new_session_name makes it
                       Path(str(values.get("data", "")).rstrip("/")).stem or "run").strip("-")[:24]
         self._auto_name = f"{stem or 'run'}-{values.get('template') or 'sft'}-<date>-<time>"
@@ -499,12 +479,21 @@ class TrainScreen(WorkbenchScreen):
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
-        if (event.input.id or "").startswith("f-"):
+        name = self._field_of(event.input)
+        if name and name != "name":
+            if name not in CONTEXT_FIELDS:
+                self._commit([name])
             self.validate_form()
 
     @on(TextArea.Changed)
     def _textarea_changed(self, event: TextArea.Changed) -> None:
+        self._commit(["sample_prompts"])
         self.validate_form()
+
+    def on_descendant_blur(self, event) -> None:
+        name = self._field_of(event.widget)
+        if name in CONTEXT_FIELDS:
+            self._commit([name])
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
@@ -513,12 +502,17 @@ class TrainScreen(WorkbenchScreen):
                     self.run_watch is None or event.value != self.run_watch.name):
                 self.follow(str(event.value))
             return
-        if (event.select.id or "").startswith("f-"):
+        name = self._field_of(event.select)
+        if name and (event.select.id or "").startswith("f-"):
+            if name != "device":
+                self._commit([name])
             self.validate_form()
 
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:
-        if (event.input.id or "").startswith("f-"):
+        name = self._field_of(event.input)
+        if name and name != "name":
+            self._commit([name])
             self.focus_next()
 
     @on(Button.Pressed, "#launch")
@@ -549,9 +543,7 @@ class TrainScreen(WorkbenchScreen):
             if d["kind"] == "cuda":
                 # the config takes `cuda` (the first GPU) or, where validate allows it, cuda:N
                 value = "cuda" if value == "cuda:0" else value
-                try:
-                    TrainConfig(data="x", device=value).validate()
-                except WorkbenchError:
+                if "device" in TrainConfig(data="x", device=value).problems():
                     continue
             options.append((d["label"], value))
         return options
@@ -807,6 +799,8 @@ class TrainScreen(WorkbenchScreen):
             return state in ("stopped", "failed")
         if action in ("reuse_config",):
             return True if self.run_watch is not None else None
+        if action == "inspect_step":
+            return True if self.run_watch is not None and self.run_watch.metrics else None
         if action == "next_session":
             return True if len(self._follow_names) > 1 else None
         return True
@@ -816,6 +810,7 @@ class TrainScreen(WorkbenchScreen):
         tabs.active = "train-run" if tabs.active == "train-config" else "train-config"
 
     def action_launch(self) -> None:
+        self._commit()
         errors = self.validate_form()
         tabs = self.query_one("#train-tabs", TabbedContent)
         if errors:
@@ -905,6 +900,11 @@ class TrainScreen(WorkbenchScreen):
                     timeout=5)
         self.follow(watch.name, show=True)
 
+    def action_inspect_step(self) -> None:
+        """Pick a step of the followed run and see its micro-batches (Batches screen)."""
+        if self.run_watch is not None:
+            self.app.pick_step(self.run_watch.name)  # type: ignore[attr-defined]
+
     def action_log_scale(self) -> None:
         log = self.query_one("#run-plot", LossPlot).toggle_log()
         self.notify(f"loss axis: {'logarithmic' if log else 'linear'}", timeout=2)
@@ -946,6 +946,9 @@ class TrainScreen(WorkbenchScreen):
                             self.action_toggle_view)
         yield ScreenCommand("Train: log / linear loss axis", "Flip the plot's loss axis",
                             self.action_log_scale)
+        yield ScreenCommand("Train: inspect a step's batch", "Pick a step (its loss spikes are "
+                            "offered) and see what it trained on (ctrl+g)",
+                            self.action_inspect_step)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from conftest import run_cli
+from workbench.tokenizer import load_tokenizer
 
 
 def test_batch_json_on_real_data(rasbt_json, gpt2_dir):
@@ -15,9 +16,13 @@ def test_batch_json_on_real_data(rasbt_json, gpt2_dir):
                   "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert out["format"] == "alpaca" and out["examples"] == 1100 and out["batches"] == 138
+    # training holds out val_ratio (5%) first: 1,045 of the 1,100 rows are trained on
+    assert out["format"] == "alpaca" and out["examples"] == 1045 and out["batches"] == 131
+    assert out["heldout"]["kind"] == "ratio" and out["heldout"]["rows"] == 55
+    assert out["step"] == 1 and out["micro"] == 0 and out["template_origin"] == "chosen"
     assert len(out["rows"]) == 8
     data = json.loads(rasbt_json.read_text())
+    tok = load_tokenizer(gpt2_dir)
     for row in out["rows"]:
         toks = row["tokens"]
         example = row["stats"]["examples"][0]
@@ -28,8 +33,9 @@ def test_batch_json_on_real_data(rasbt_json, gpt2_dir):
             if a["target_id"] != -100 and b["kind"] != "pad":
                 assert a["target_id"] == b["input_id"]
         trained = [t for t in toks if t["target_id"] != -100]
-        # the trained text is exactly the response, closed by <|endoftext|>
-        assert "".join(t["target"] for t in trained) == src["output"] + "<|endoftext|>"
+        # the trained text is exactly the response, closed by <|endoftext|> (decoded as a
+        # whole: a token's own text can hold half of a multi-byte character)
+        assert tok.decode([t["target_id"] for t in trained[:-1]]) == src["output"]
         assert trained[-1]["target_id"] == 50256 and trained[-1]["kind"] == "end"
         assert row["stats"]["targets"] == len(trained) and row["stats"]["end_trained"]
         # the masked part is the alpaca prompt

@@ -402,8 +402,12 @@ def test_items_from_story_rows_measure_the_requested_ending(tmp_path, monkeypatc
             {"summary": "A bird sings.", "story": "It sang.", "ending": "Bad"}]
     path = tmp_path / "stories.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    items, info = items_from_data(str(path), 5)
+    # no validation split and no session: there are no held-out rows, and it says so
+    with pytest.raises(WorkbenchError, match="no held-out rows.*--split NAME"):
+        items_from_data(str(path), 5)
+    items, info = items_from_data(str(path), 5, split="train")  # chosen knowingly
     assert info["format"] == "tinystories" and info["split"] == "train" and info["rows"] == 3
+    assert info["held_out"] is None and "chosen" in info["why"]
     assert [i.ending for i in items] == ["happy", "sad", "sad"]
     assert items[0].prompt == "A dog finds a ball." and items[0].reference == "The dog was happy."
     assert "With: happy ending" in get_template("story").prompt_text(items[0].example)

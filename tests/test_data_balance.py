@@ -108,6 +108,7 @@ def test_stratified_validation_split(stories):
 
 
 def test_length_buckets_use_the_rendered_example(gpt2_tok, tmp_path):
+    from workbench.collate import TokenLength
     from workbench.data.records import Example
     from workbench.templates import get_template
 
@@ -121,8 +122,11 @@ def test_length_buckets_use_the_rendered_example(gpt2_tok, tmp_path):
                                      "output": " ".join(["hi"] * (n - p - 1))}) + "\n"
                          for n in wanted.values()))
     ds = open_dataset(str(f))
-    values = ds.labels(None, "length", template="alpaca", tokenizer=gpt2_tok).tolist()
+    length = TokenLength(get_template("alpaca"), gpt2_tok)
+    values = ds.labels(None, "length", length_of=length).tolist()
     assert values == list(wanted)
+    with pytest.raises(WorkbenchError, match="needs a template and a tokenizer"):
+        ds.labels(None, "length")
 
 
 def test_save_jsonl_and_disk_with_manifest(stories, tmp_path):
@@ -211,9 +215,13 @@ def test_cli_show_stats_balance(stories, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "before · label ending" in res.stdout and "after ratio" in res.stdout
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    # the validation split is cut first, from the data as it is (stratified: 110 happy, 10
+    # sad), and only the training part is balanced
     assert manifest["counts"]["after"] == {"train": {"happy": 90, "sad": 90},
-                                           "validation": {"happy": 10, "sad": 10}}
-    assert manifest["validation"] == {"ratio": 0.1, "stratify": "ending", "seed": 0}
+                                           "validation": {"happy": 110, "sad": 10}}
+    assert manifest["validation"]["ratio"] == 0.1 and manifest["validation"]["seed"] == 0
+    assert manifest["validation"]["stratify"] == "ending" and manifest["validation"]["rows"] == 120
+    assert "before balancing" in manifest["validation"]["cut"]
 
 
 def test_cli_bad_input_reports_and_loads_the_rest(tmp_path):
@@ -237,4 +245,5 @@ def test_batch_accepts_any_source(stories, gpt2_dir):
     res = run_cli("batch", str(stories), "-t", "story", "--tokenizer", str(gpt2_dir), "--json", "-b", "2")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert out["format"] == "tinystories" and out["examples"] == 1200
+    # training holds out val_ratio 0.05 of the 1,200 rows first
+    assert out["format"] == "tinystories" and out["examples"] == 1140

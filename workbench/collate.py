@@ -40,14 +40,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .constants import BATCHERS, IGNORE_INDEX, LOSS_ON
 from .data.records import Example
 from .errors import WorkbenchError
 from .templates import Segment, Template, TemplateError
 from .tokenizer import Tokenizer
-
-IGNORE_INDEX = -100
-LOSS_ON = ("response", "all")
-BATCHERS = ("random", "grouped", "packed")
 
 # Token kinds (what the token is, independent of whether it is trained).
 PROMPT, MARKER, RESPONSE, END = 0, 1, 2, 3
@@ -118,10 +115,6 @@ class Encoded:
     @property
     def n_targets(self) -> int:
         return int(np.count_nonzero(self.target))
-
-    @property
-    def n_response_targets(self) -> int:
-        return int(np.count_nonzero(self.target & (self.kinds >= RESPONSE)))
 
     @property
     def end_trained(self) -> bool:
@@ -258,6 +251,22 @@ def encode_examples(examples: Iterable[Example], template: Template, tokenizer: 
         np.asarray(target, dtype=bool), np.asarray(offsets, dtype=np.int64),
         np.asarray(rows, dtype=np.int64), np.asarray(truncated, dtype=bool),
         np.asarray(full_lengths, dtype=np.int64), dropped, errors, loss_on, max_len)
+
+
+class TokenLength:
+    """`example -> number of tokens` as rendered with a template and a tokenizer (-1 when the
+    template cannot render it): what the `length` label of `workbench.data` counts."""
+
+    def __init__(self, template: Template, tokenizer: Tokenizer) -> None:
+        self.template = template
+        self.tokenizer = tokenizer_for(tokenizer, template)
+        self.key = (template.name, self.tokenizer.name, self.tokenizer.n_vocab)
+
+    def __call__(self, example: Example) -> int:
+        try:
+            return len(encode_segments(self.template.render(example), self.tokenizer)[0])
+        except WorkbenchError:
+            return -1
 
 
 # ----------------------------------------------------------------------------------------
@@ -412,6 +421,22 @@ class Batch:
         return out
 
 
+def fingerprint(batch: Batch) -> str:
+    """A short hash of exactly what the model is fed: the shape, input ids, labels, positions
+    and (packed rows) segment ids, as int64. The trainer records it for every micro-batch;
+    the inspector recomputes it to prove it shows what was trained on."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=12)
+    h.update(np.asarray(batch.input_ids.shape, dtype=np.int64).tobytes())
+    arrays = [batch.input_ids, batch.labels, batch.position_ids]
+    if batch.packed:
+        arrays.append(batch.segment_ids)
+    for arr in arrays:
+        h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
 def collate(rows: Sequence[Sequence[Encoded]], *, pad_id: int,
             pad_to_multiple_of: int | None = None,
             indices: Sequence[Sequence[int]] | None = None) -> Batch:
@@ -452,18 +477,6 @@ def collate_plan(encoded: EncodedSet, batch_plan: Sequence[Sequence[int]], *, pa
     rows = [[encoded[i] for i in row] for row in batch_plan]
     return collate(rows, pad_id=pad_id, pad_to_multiple_of=pad_to_multiple_of,
                    indices=batch_plan)
-
-
-def iterate_batches(encoded: EncodedSet, batch_size: int, batcher: str = "random", *,
-                    seed: int = 0, epoch: int = 0, pad_id: int,
-                    pad_to_multiple_of: int | None = None,
-                    start: int = 0) -> Iterator[Batch]:
-    """The batches of one epoch, from batch index `start` (for exact resume)."""
-    plan = plan_batches(encoded.lengths, batch_size, batcher, seed=seed, epoch=epoch,
-                        max_len=encoded.max_len)
-    for batch_plan in plan[start:]:
-        yield collate_plan(encoded, batch_plan, pad_id=pad_id,
-                           pad_to_multiple_of=pad_to_multiple_of)
 
 
 # ----------------------------------------------------------------------------------------

@@ -229,27 +229,87 @@ def _item_from_object(obj: Any, where: str) -> CompareItem:
                      id=obj.get("id", where), row=row)
 
 
-def items_from_data(source: str, n: int, *, format: str | None = None,
-                    split: str | None = None) -> tuple[list[CompareItem], dict]:
-    """The first `n` rows of a dataset's validation split (the `validation` split when it
-    has one, else `split`, else its first split), as items, with (source, format, split,
-    rows) for the report."""
+def items_from_data(source: str | None, n: int, *, format: str | None = None,
+                    split: str | None = None, session=None,
+                    sessions_dir=None) -> tuple[list[CompareItem], dict]:
+    """The first `n` held-out rows as items, with where they came from for the report.
+
+    Held out means never trained on. In this order:
+
+    * `split` named: that split, as asked; labelled `held_out: False` when it is the
+      session's training split (it is then said plainly, never called validation);
+    * `session` (a session folder: the SFT model's run) trained on `source` (or `source`
+      is None): the session's own held-out rows, cut exactly as its run cut them
+      (`workbench.recipe.cut_and_balance`: its validation split or its val_ratio cut);
+    * `source` has a `validation` split: that split;
+    * otherwise there are no held-out rows: a WorkbenchError says so and what to do.
+
+    Returns (items, {"source", "format", "split", "rows", "available", "held_out", "why"}).
+    """
     from .data.sources import open_dataset
 
     if n < 1:
         raise WorkbenchError(f"--n must be at least 1, not {n}")
+    config = _session_config(session) if session is not None else None
+    if source is None:
+        if config is None:
+            raise WorkbenchError("no data to take rows from: give --data SOURCE, or an SFT "
+                                 "session (its held-out rows are used)")
+        source = config.data
+    trained_on_it = config is not None and _same_source(config.data, source)
+    if trained_on_it and config.format and not format:
+        format = config.format
     ds = open_dataset(source, format=format or None)
+    held_out, why = True, ""
     if split:
         name = ds.split(split).name
+        if trained_on_it and name == config.split:
+            held_out, why = False, (f"split {name!r}: the rows session {Path(session).name} "
+                                    "trained on (chosen; not held out)")
+        else:
+            held_out, why = None, f"split {name!r} (chosen)"
+    elif trained_on_it:
+        from .recipe import cut_and_balance
+
+        ds, heldout, _ = cut_and_balance(ds, config)
+        if not heldout["split"]:
+            raise WorkbenchError(
+                f"session {Path(session).name} held no rows out of {source} ({heldout['why']}): "
+                "there is nothing it did not train on to measure. Give --data another source "
+                "with a validation split, --prompts FILE, or --split NAME to measure on a split "
+                "knowingly")
+        name, why = heldout["split"], f"held out by session {Path(session).name}: {heldout['why']}"
+    elif "validation" in ds.splits:
+        name, why = "validation", f"the {source} validation split"
     else:
-        name = "validation" if "validation" in ds.splits else ds.default_split
+        whose = (f", and session {Path(session).name} was not trained on it"
+                 if session is not None else "")
+        raise WorkbenchError(
+            f"{source}: no held-out rows: it has no validation split{whose}. Give the SFT "
+            "session that was trained on it (its own held-out cut is used), --prompts FILE, "
+            "or --split NAME to measure on a split knowingly (it is then not called held out)")
     s = ds.split(name)
     rows = ds.rows(name, range(min(n, len(s))))
     items = [item_from_example(r.example) for r in rows]
     if not items:
         raise WorkbenchError(f"{source}: split {name!r} has no rows")
     return items, {"source": source, "format": ds.format, "split": name, "rows": len(items),
-                   "available": len(s)}
+                   "available": len(s), "held_out": held_out, "why": why}
+
+
+def _session_config(session):
+    from .sessions import CONFIG
+    from .train.config import TrainConfig
+
+    return TrainConfig.from_toml(Path(session) / CONFIG)
+
+
+def _same_source(a: str, b: str) -> bool:
+    """Two spellings of one data source (a path, relative or not, or a Hub id)."""
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
 def text_passages(source: str, n: int = 100) -> tuple[list[Example], dict]:

@@ -59,6 +59,32 @@ def _last_line_end(fh, end: int, chunk: int = 4096) -> int:
     return 0
 
 
+def truncate_jsonl_after(path: str | os.PathLike, step: int) -> int:
+    """Drop the lines of a session's JSONL file whose "step" is above `step` (what a resumed
+    run will write again), and a torn last line; atomically. Returns how many went."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    keep, dropped = [], 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                dropped += 1
+                break
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                dropped += 1
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("step"), int) and obj["step"] > step:
+                dropped += 1
+                continue
+            keep.append(line)
+    if dropped:
+        write_text_atomic(path, "".join(keep))
+    return dropped
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """Read the complete lines of a JSONL file; a torn last line (no newline yet) is skipped."""
     path = Path(path)

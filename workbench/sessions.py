@@ -8,6 +8,8 @@ sessions/<name>/
   metrics.jsonl       one object per logged step
   eval.jsonl          one object per validation run
   samples.jsonl       greedy samples of the configured prompts
+  batches.jsonl       per optimizer step, the fingerprint of each micro-batch trained on
+  recipe.json         the resolved recipe: template, tokenizer, held-out cut, data counts
   train.log           the process's output
   checkpoints/
     index.json        {"latest": "step-40", "best": "step-30", "checkpoints": [...]}
@@ -37,6 +39,8 @@ METRICS = "metrics.jsonl"
 EVAL = "eval.jsonl"
 SAMPLES = "samples.jsonl"
 LOG = "train.log"
+RECEIPTS = "batches.jsonl"
+RECIPE = "recipe.json"
 CHECKPOINTS = "checkpoints"
 INDEX = "index.json"
 
@@ -48,10 +52,6 @@ def default_sessions_dir() -> Path:
 
 def session_dir(name: str, sessions_dir: str | os.PathLike | None = None) -> Path:
     return Path(sessions_dir or default_sessions_dir()) / name
-
-
-def checkpoint_dir(session: Path, step: int) -> Path:
-    return session / CHECKPOINTS / f"step-{step}"
 
 
 def read_json(path: Path, default: Any = None) -> Any:
@@ -91,6 +91,23 @@ def resolve_checkpoint(session: Path, which: str = "latest") -> Path:
     return path
 
 
+def checkpoint_rows(session: Path) -> list[dict]:
+    """The checkpoints of a session from checkpoints/index.json (newest first), each with
+    `name`, `step`, `val_loss`, `latest`, `best`, `present` (the folder exists)."""
+    index = read_index(session)
+    rows = []
+    for entry in index.get("checkpoints", []) or []:
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        rows.append({"name": entry["name"], "step": entry.get("step"),
+                     "val_loss": entry.get("val_loss"),
+                     "latest": entry["name"] == index.get("latest"),
+                     "best": entry["name"] == index.get("best"),
+                     "present": (session / CHECKPOINTS / entry["name"]).is_dir()})
+    rows.sort(key=lambda r: r["step"] or 0, reverse=True)
+    return rows
+
+
 def split_model_spec(spec: str) -> tuple[str, str]:
     """'name@best' -> ('name', 'best'); 'name' -> ('name', 'latest')."""
     if "@" in spec and not spec.startswith(("/", ".")):
@@ -106,6 +123,14 @@ def find_session(spec: str, sessions_dir: str | os.PathLike | None = None) -> Pa
         return None
     path = session_dir(name, sessions_dir)
     return path if (path / CONFIG).exists() or (path / CHECKPOINTS).exists() else None
+
+
+def read_receipts(session: Path) -> dict[int, dict]:
+    """{step: {"step", "micro": [fingerprint, ...], "at": [[epoch, index], ...]}} from the
+    session's batches.jsonl (the last record of a step wins: a resumed run records the steps
+    after its checkpoint again)."""
+    return {int(r["step"]): r for r in read_jsonl(session / RECEIPTS)
+            if isinstance(r.get("step"), int) and isinstance(r.get("micro"), list)}
 
 
 @dataclass
@@ -131,16 +156,48 @@ class SessionInfo:
         return read_jsonl(self.path / SAMPLES)
 
 
-def list_sessions(sessions_dir: str | os.PathLike | None = None) -> list[SessionInfo]:
+def session_folders(sessions_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The session folders under `sessions_dir` (those with a config or a status), by name."""
     root = Path(sessions_dir or default_sessions_dir())
     if not root.is_dir():
         return []
-    out = []
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not ((path / CONFIG).exists() or (path / STATUS).exists()):
-            continue
-        out.append(SessionInfo(path.name, path, read_status(path), _read_toml(path / CONFIG)))
-    return out
+    return [p for p in sorted(root.iterdir()) if p.is_dir()
+            and ((p / CONFIG).exists() or (p / STATUS).exists())]
+
+
+def list_sessions(sessions_dir: str | os.PathLike | None = None) -> list[SessionInfo]:
+    return [SessionInfo(p.name, p, read_status(p), _read_toml(p / CONFIG))
+            for p in session_folders(sessions_dir)]
+
+
+def read_config_fields(session: Path) -> dict:
+    """A session's config.toml as one flat dict of fields ({} when it cannot be read), for
+    showing; `TrainConfig.from_toml` is what checks it."""
+    flat: dict = {}
+    for key, value in _read_toml(Path(session) / CONFIG).items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def loss_spikes(metrics: list[dict], n: int = 5, window: int = 20) -> list[dict]:
+    """The `n` steps whose training loss stands highest above the median of the `window`
+    steps before them (the spikes worth looking at the batch of), highest first:
+    [{"step", "loss", "median", "excess"}]. The first steps, with no window yet, compare
+    with what there is."""
+    import statistics
+
+    points = [(int(m["step"]), float(m["loss"])) for m in metrics
+              if isinstance(m.get("step"), int) and isinstance(m.get("loss"), (int, float))]
+    scored = []
+    for i, (step, loss) in enumerate(points):
+        before = [v for _s, v in points[max(0, i - window):i]]
+        median = statistics.median(before) if before else loss
+        scored.append({"step": step, "loss": loss, "median": median, "excess": loss - median})
+    scored.sort(key=lambda d: -d["excess"])
+    return [d for d in scored[:n] if d["excess"] > 0] or scored[:min(n, 1)]
 
 
 def _read_toml(path: Path) -> dict:

@@ -128,10 +128,6 @@ class Tokenizer:
         """One more than the largest id this tokenizer can produce."""
         return max([self.base_vocab - 1, *self.special_tokens.values()]) + 1
 
-    @property
-    def eos_token(self) -> str:
-        return EOT
-
     def special_id(self, marker: str) -> int:
         """Id of a special token; a clear error if this tokenizer does not have it."""
         try:
@@ -229,10 +225,6 @@ class BPETokenizer(Tokenizer):
         if not allowed:
             return self._enc.encode_ordinary(text)
         return self._enc.encode(text, allowed_special=allowed, disallowed_special=())
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Plain-text encoding of many strings at once (tiktoken uses threads)."""
-        return self._enc.encode_ordinary_batch(texts, num_threads=2)
 
     def token_bytes(self, token_id: int) -> bytes:
         if token_id in self._id_to_special:

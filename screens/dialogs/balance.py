@@ -24,7 +24,8 @@ from textual.worker import get_current_worker
 
 from .open_source import PathSuggester
 
-STRATEGIES = ("undersample", "oversample", "ratio")
+from workbench.constants import BALANCE_STRATEGIES as STRATEGIES
+
 STRATEGY_HELP = {
     "undersample": "keep the smallest class whole, sample the others down to its size",
     "oversample": "keep everything, repeat the smaller classes up to the largest",
@@ -53,9 +54,10 @@ def default_out(source: str, splits: int, folder: bool = False) -> str:
 
 
 def preview_counts(ds, label: str, strategy: str, seed: int, ratio_text: str,
-                   label_kw: dict[str, Any]) -> tuple[dict, dict]:
-    """(before, after) counts per split, exactly as the balance that saves will make them."""
-    from workbench.data.balance import balance, balance_stream, parse_ratio
+                   label_kw: dict[str, Any], val_ratio: float | None = None) -> tuple[dict, dict]:
+    """(before, after) counts per split, exactly as the balance that saves will make them
+    (a validation split is cut first and not balanced)."""
+    from workbench.data.balance import balance_stream, cut_then_balance, parse_ratio
     from workbench.errors import WorkbenchError
 
     ratio = parse_ratio(ratio_text)
@@ -64,7 +66,9 @@ def preview_counts(ds, label: str, strategy: str, seed: int, ratio_text: str,
     if getattr(ds, "streaming", False):
         report, _ = balance_stream(ds, label, strategy, seed=seed, ratio=ratio)
     else:
-        _, report = balance(ds, label, strategy, seed=seed, ratio=ratio, **label_kw)
+        balanced, report, _ = cut_then_balance(ds, label, strategy, seed=seed, ratio=ratio,
+                                               val_ratio=val_ratio, **label_kw)
+        return report.before, balanced.stats(label, **label_kw)
     return report.before, report.after
 
 
@@ -96,6 +100,19 @@ def counts_table(before: dict[str, dict[str, int]], after: dict[str, dict[str, i
         lines.append(Content.assemble(
             (f"  {'total':<{name_w}}", "bold"), (f"{b_total:>{num_w},}", "bold"), " " * 7,
             ("  →  ", "$text-muted"), (f"{a_total:>{num_w},}", "bold")))
+    for split, counts in after.items():
+        if split in before:
+            continue
+        # a split cut off before balancing (the validation share): not balanced
+        total = sum(counts.values())
+        lines.append(Content.assemble((f"{split}", "bold"),
+                                      ("  cut first, from the data as it is; not balanced",
+                                       "$text-muted")))
+        for value, n in counts.items():
+            name = value if len(value) <= name_w else value[: name_w - 1] + "…"
+            lines.append(Content.assemble(
+                f"  {name:<{name_w}}", " " * (num_w + 7), ("  →  ", "$text-muted"),
+                f"{n:>{num_w},}", (f" {n / total if total else 0:6.1%}", "$text-muted")))
     return Content("\n").join(lines)
 
 
@@ -249,7 +266,7 @@ class BalanceDialog(ModalScreen[BalanceRequest | None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "balance-val":
             self._update_default_out()
-        if event.input.id in ("balance-seed", "balance-ratio"):
+        if event.input.id in ("balance-seed", "balance-ratio", "balance-val"):
             self._schedule()
 
     def _update_default_out(self) -> None:
@@ -270,14 +287,20 @@ class BalanceDialog(ModalScreen[BalanceRequest | None]):
 
     @work(thread=True, exclusive=True, group="balance-preview", exit_on_error=False)
     def _compute(self, settings: tuple) -> None:
-        label, strategy, seed, ratio, _ = settings
+        label, strategy, seed, ratio, val_text = settings
         worker = get_current_worker()
         if not label:
             self.app.call_from_thread(self._show_problem, "no label column to balance by")
             return
         try:
+            val = float(val_text) if val_text else None
+        except ValueError:
+            val = None  # said when saving; the counts are shown without a cut meanwhile
+        if val is not None and not 0 < val < 1:
+            val = None
+        try:
             before, after = preview_counts(self.ds, label, strategy, seed, ratio,
-                                           self.label_kw(label))
+                                           self.label_kw(label), val)
         except Exception as err:  # noqa: BLE001 - any problem is shown in the dialog
             from ..base import describe_error
 
@@ -293,7 +316,7 @@ class BalanceDialog(ModalScreen[BalanceRequest | None]):
         self.query_one("#balance-save", Button).disabled = True
 
     def _show_counts(self, settings: tuple, before: dict, after: dict) -> None:
-        if settings[:4] != self.settings()[:4]:
+        if settings != self.settings():
             return  # the settings moved on; a newer count is coming
         self.result = (settings, before, after)
         names = list(next(iter(before.values()), {}))[:2]
@@ -306,7 +329,7 @@ class BalanceDialog(ModalScreen[BalanceRequest | None]):
     # -- save / cancel -------------------------------------------------------------------------
     def _request(self) -> BalanceRequest | None:
         settings = self.settings()
-        if self.result is None or self.result[0][:4] != settings[:4]:
+        if self.result is None or self.result[0] != settings:
             self.notify("the counts are not ready yet", severity="warning", timeout=3)
             return None
         label, strategy, seed, ratio, val_text = settings

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -11,71 +9,35 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static
 
-from workbench.train.config import TrainConfig  # torch-free: the trainer's defaults
-
-TOKENIZER_CHOICES = ("model", "gpt2", "bytes")
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """What the Batches screen collates with; the defaults are the trainer's (TrainConfig),
-    so what the screen first shows is what a default training run trains on.
-
-    Attributes:
-        template: template name or .toml path; "" for the model's saved one, else the
-            data format's usual one.
-        tokenizer: "model" (the current model's own tokenizer files), "gpt2", "bytes", or a
-            folder with vocab.json + merges.txt.
-        max_len: positions per row; longer examples lose the tail of their response.
-        batch_size: rows per batch.
-        batcher: random, grouped or packed.
-        loss_on: response or all.
-        seed, epoch: the data order is a function of both.
-    """
-
-    template: str = ""
-    tokenizer: str = TrainConfig.tokenizer
-    max_len: int = TrainConfig.max_len
-    batch_size: int = TrainConfig.batch_size
-    batcher: str = TrainConfig.batcher
-    loss_on: str = TrainConfig.loss_on
-    seed: int = TrainConfig.seed
-    epoch: int = 0
-
-    def encode_key(self) -> tuple:
-        """Settings that change the encoded examples (the others only re-plan)."""
-        return (self.template, self.tokenizer, self.max_len, self.loss_on)
-
-    def changed(self, **changes) -> "BatchSettings":
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-FIELD_HELP = {
-    "template": "empty: auto · or a .toml file",
-    "tokenizer": "model · gpt2 · bytes · a folder",
+# The working-config fields the dialog edits, with a short help each (the Train form has
+# them all, with their full help).
+FIELDS: dict[str, str] = {
+    "template": "empty: auto (the model's, else the data's usual)",
+    "model": "its tokenizer is used; scratch: the one below",
+    "tokenizer": "scratch only: gpt2 · bytes · a folder",
     "max_len": "positions per row (cuts responses)",
-    "batch_size": "rows per batch",
+    "batch_size": "rows per micro-batch",
+    "grad_accum": "micro-batches per optimizer step",
     "batcher": "grouped: similar lengths together",
     "loss_on": "all: the prompt is trained too",
-    "seed": "seed and epoch set the data order",
-    "epoch": "",
+    "val_ratio": "held out before training (0: none)",
+    "seed": "the held-out cut and the data order",
 }
-INT_FIELDS = {"max_len": 1, "batch_size": 1, "seed": 0, "epoch": 0}  # minimum values
+LABELS = {"max_len": "max length", "batch_size": "batch size", "grad_accum": "grad accum",
+          "loss_on": "loss on", "val_ratio": "val ratio"}
 
 
-class BatchSettingsDialog(ModalScreen["BatchSettings | None"]):
-    """Edit the batch settings; Enter applies, Escape cancels. `focus_field` picks the
-    field that has the cursor when it opens."""
+class BatchSettingsDialog(ModalScreen["dict | None"]):
+    """Edit the working config's fields that shape the batches; Enter applies (returns the
+    changed fields), Escape cancels. `focus_field` has the cursor when it opens. Every
+    problem is checked with `TrainConfig.problems()`, as the Train form checks it."""
 
     DEFAULT_CSS = """
     BatchSettingsDialog {
         align: center middle;
     }
     BatchSettingsDialog > Vertical {
-        width: 76;
+        width: 84;
         max-width: 98%;
         height: auto;
         border: thick $primary;
@@ -84,7 +46,7 @@ class BatchSettingsDialog(ModalScreen["BatchSettings | None"]):
     }
     BatchSettingsDialog Grid {
         grid-size: 3;
-        grid-columns: 11 24 1fr;
+        grid-columns: 12 24 1fr;
         grid-rows: 1;
         grid-gutter: 0 1;
         height: auto;
@@ -109,50 +71,38 @@ class BatchSettingsDialog(ModalScreen["BatchSettings | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="batch-settings-cancel"),
                 Binding("ctrl+s", "apply", "Apply", id="batch-settings-apply")]
 
-    def __init__(self, settings: BatchSettings, *, templates: list[str],
-                 focus_field: str = "template", model: str = "") -> None:
+    def __init__(self, config, *, templates: list[str], focus_field: str = "template") -> None:
         super().__init__()
-        self.settings = settings
+        self.config = config
         self.templates = templates
         self.focus_field = focus_field
-        self.model = model
 
     def compose(self) -> ComposeResult:
-        s = self.settings
+        from workbench.train.config import CHOICES
+
+        c = self.config
         with Vertical():
-            yield Static("[b]Batch settings[/b]  Tab moves · Enter applies · Esc cancels")
+            yield Static("[b]Batch settings[/b] (the working config: the Train form shows "
+                         "them too)  Tab moves · Enter applies · Esc cancels")
             with Grid():
-                yield Label("template")
-                yield Input(s.template, id="f-template", compact=True, placeholder="auto",
-                            suggester=SuggestFromList(self.templates))
-                yield Label(FIELD_HELP["template"], classes="help")
-                yield Label("tokenizer")
-                yield Input(s.tokenizer, id="f-tokenizer", compact=True,
-                            suggester=SuggestFromList(TOKENIZER_CHOICES))
-                yield Label(FIELD_HELP["tokenizer"], classes="help")
-                for name, label in (("max_len", "max length"), ("batch_size", "batch size")):
-                    yield Label(label)
-                    yield Input(str(getattr(s, name)), id=f"f-{name}", type="integer",
-                                compact=True)
-                    yield Label(FIELD_HELP[name], classes="help")
-                yield Label("batcher")
-                yield Select([(b, b) for b in ("random", "grouped", "packed")], value=s.batcher,
-                             allow_blank=False, id="f-batcher", compact=True)
-                yield Label(FIELD_HELP["batcher"], classes="help")
-                yield Label("loss on")
-                yield Select([(v, v) for v in ("response", "all")], value=s.loss_on,
-                             allow_blank=False, id="f-loss_on", compact=True)
-                yield Label(FIELD_HELP["loss_on"], classes="help")
-                for name in ("seed", "epoch"):
-                    yield Label(name)
-                    yield Input(str(getattr(s, name)), id=f"f-{name}", type="integer",
-                                compact=True)
-                    yield Label(FIELD_HELP[name], classes="help")
+                for name, help_text in FIELDS.items():
+                    yield Label(LABELS.get(name, name))
+                    value = getattr(c, name)
+                    if name in CHOICES:
+                        yield Select([(v, v) for v in CHOICES[name]], value=value,
+                                     allow_blank=False, id=f"f-{name}", compact=True)
+                    else:
+                        suggester = None
+                        if name == "template":
+                            suggester = SuggestFromList(self.templates)
+                        elif name == "tokenizer":
+                            suggester = SuggestFromList(("gpt2", "bytes"))
+                        text = f"{value:g}" if isinstance(value, float) else str(value)
+                        yield Input(text, id=f"f-{name}", compact=True, suggester=suggester,
+                                    placeholder="auto" if name == "template" else "")
+                    yield Label(help_text, classes="help")
             yield Static("", id="settings-problem")
-            model = self.model or "none set"
-            yield Static(f"templates: {', '.join(self.templates)}\n"
-                         f"tokenizer model = the current model's own files (model: {model})",
-                         id="settings-keys")
+            yield Static(f"templates: {', '.join(self.templates)}", id="settings-keys")
 
     def on_mount(self) -> None:
         try:
@@ -164,35 +114,39 @@ class BatchSettingsDialog(ModalScreen["BatchSettings | None"]):
         event.stop()
         self.action_apply()
 
-    def read(self) -> BatchSettings | str:
-        """The settings in the form, or a one-line problem."""
-        values = {}
-        for f in fields(BatchSettings):
-            widget = self.query_one(f"#f-{f.name}")
-            value = widget.value
-            if f.name in INT_FIELDS:
-                try:
-                    number = int(str(value).strip())
-                except ValueError:
-                    return f"{f.name.replace('_', ' ')}: a whole number, please"
-                if number < INT_FIELDS[f.name]:
-                    return f"{f.name.replace('_', ' ')}: at least {INT_FIELDS[f.name]}"
-                values[f.name] = number
-            else:
-                values[f.name] = str(value).strip()
-        if not values["tokenizer"]:
-            return "tokenizer: model, gpt2, bytes, or a folder"
-        if values["template"] and values["template"] != "auto":
-            from workbench.errors import WorkbenchError
-            from workbench.templates import get_template
+    def read(self) -> dict | str:
+        """The changed fields, or a one-line problem."""
+        from dataclasses import fields, replace
 
+        from workbench.errors import WorkbenchError
+        from workbench.templates import get_template
+
+        kinds = {f.name: f.type if isinstance(f.type, str) else f.type.__name__
+                 for f in fields(self.config)}
+        values = {}
+        for name in FIELDS:
+            raw = str(self.query_one(f"#f-{name}").value).strip()  # type: ignore[attr-defined]
+            try:
+                if kinds[name] == "int":
+                    values[name] = int(raw)
+                elif kinds[name] == "float":
+                    values[name] = float(raw)
+                else:
+                    values[name] = "" if name == "template" and raw == "auto" else raw
+            except ValueError:
+                what = "a whole number" if kinds[name] == "int" else "a number"
+                return f"{LABELS.get(name, name)}: {what}, please (got {raw!r})"
+        config = replace(self.config, **values)
+        problems = {k: v for k, v in config.problems().items() if k in FIELDS}
+        if problems:
+            name, why = next(iter(problems.items()))
+            return f"{LABELS.get(name, name)}: {why}"
+        if values["template"]:
             try:
                 get_template(values["template"])
             except WorkbenchError as err:
                 return err.message
-        if values["template"] == "auto":
-            values["template"] = ""
-        return BatchSettings(**values)
+        return {k: v for k, v in values.items() if getattr(self.config, k) != v}
 
     def action_apply(self) -> None:
         result = self.read()
@@ -206,7 +160,8 @@ class BatchSettingsDialog(ModalScreen["BatchSettings | None"]):
 
 
 class JumpDialog(ModalScreen["str | None"]):
-    """Go to a batch by index, or to the batch holding a source row (r17)."""
+    """Go to a batch by index, to micro-batch M of optimizer step N (sN or sN.M), or to the
+    batch holding a source row (r17)."""
 
     DEFAULT_CSS = """
     JumpDialog {
@@ -228,16 +183,19 @@ class JumpDialog(ModalScreen["str | None"]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="jump-cancel")]
 
-    def __init__(self, batches: int, current: int) -> None:
+    def __init__(self, batches: int, current: int, per_step: int = 1) -> None:
         super().__init__()
         self.batches = batches
         self.current = current
+        self.per_step = per_step
 
     def compose(self) -> ComposeResult:
+        micro = f" or s[i]N.M[/i] (micro-batch M of {self.per_step})" if self.per_step > 1 else ""
         with Vertical():
-            yield Static(f"[b]Go to batch[/b] 0–{self.batches - 1} (now {self.current}), "
-                         "or r[i]N[/i] for the batch holding source row N")
-            yield Input(placeholder="batch index, or r17", id="jump-input")
+            yield Static(f"[b]Go to[/b] batch 0–{self.batches - 1} of this epoch (now "
+                         f"{self.current}), s[i]N[/i] for optimizer step N{micro}, or r[i]N[/i] "
+                         "for the batch holding source row N")
+            yield Input(placeholder="batch index, s12, or r17", id="jump-input")
             yield Static("", id="jump-problem")
 
     def on_mount(self) -> None:
@@ -260,8 +218,13 @@ def parse_jump(value: str, batches: int) -> str:
     """"" if `value` is a valid jump target, else what is wrong with it."""
     if value.startswith("r"):
         return "" if value[1:].strip().isdigit() else "r then a source row number, e.g. r17"
+    if value.startswith("s"):
+        step, _, micro = value[1:].partition(".")
+        if not step.isdigit() or int(step) < 1 or (micro and not micro.isdigit()):
+            return "s then a step number from 1, e.g. s12 (or s12.1: its micro-batch 1)"
+        return ""
     if not value.lstrip("-").isdigit():
-        return "a batch index (a whole number) or r17"
+        return "a batch index (a whole number), s12 (step 12) or r17"
     index = int(value)
     if not -batches <= index < batches:
         return f"there are {batches} batches (0 to {batches - 1})"

@@ -113,8 +113,9 @@ class ModelDialog(ModalScreen["str | None"]):
 
 @dataclass
 class CompareRequest:
-    """What to compare: `kind` "data" (validation rows of a source) or "prompts" (a
-    file); `n` rows of data; `text` plain-text passages for the forgetting loss (optional)."""
+    """What to compare: `kind` "data" (held-out rows: the SFT session's own held-out cut of
+    the source it trained on, else the source's validation split) or "prompts" (a file);
+    `n` rows of data; `text` plain-text passages for the forgetting loss (optional)."""
 
     kind: str
     source: str
@@ -161,17 +162,19 @@ class CompareSetDialog(ModalScreen["CompareRequest | None"]):
             yield Static("Both models answer every prompt with the current settings and "
                          "template; the table shows each model's flag rates, stop reasons, "
                          "length, exact match / F1 and the loss side: the numbers "
-                         "`workbench compare` prints.", classes="help")
+                         "`workbench compare` prints. Held-out rows are rows the SFT session "
+                         "never trained on (its own validation cut of that data, else the "
+                         "data's validation split).", classes="help")
             with Horizontal(classes="row"):
                 yield Label("prompts from")
-                yield Select([("the data's validation rows", "data"),
+                yield Select([("held-out rows (the session's own cut)", "data"),
                               ("a prompts file (.txt / .jsonl)", "prompts")],
                              value="data" if self.source else "prompts", allow_blank=False,
                              id="kind", compact=True)
             with Horizontal(classes="row"):
                 yield Label("source / file")
-                yield Input(self.source, placeholder="data source or prompts file", id="source",
-                            compact=True)
+                yield Input(self.source, placeholder="blank: the data the session trained on",
+                            id="source", compact=True)
             with Horizontal(classes="row"):
                 yield Label("rows (N)")
                 yield Input(str(self.n), id="n", type="integer", compact=True)
@@ -198,8 +201,8 @@ class CompareSetDialog(ModalScreen["CompareRequest | None"]):
         source = self.query_one("#source", Input).value.strip()
         n_text = self.query_one("#n", Input).value.strip()
         problem = ""
-        if not source:
-            problem = "give a data source or a prompts file"
+        if not source and kind == "prompts":
+            problem = "give a prompts file (.txt or .jsonl)"
         elif not n_text.isdigit() or int(n_text) < 1:
             problem = "rows (N) must be a whole number, 1 or more"
         if problem:

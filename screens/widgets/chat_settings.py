@@ -116,10 +116,6 @@ class SettingsBar(Horizontal):
         except ValueError as err:
             raise WorkbenchError(f"settings: {err}") from None
 
-    def set_values(self, **values) -> None:
-        for name, value in values.items():
-            self.query_one(f"#set-{name}", Input).value = str(value)
-
     def show_template(self, name: str | None, where: str) -> None:
         text = Text()
         text.append("template ", style="dim")

@@ -1,4 +1,6 @@
-"""The header line: which data, template, tokenizer/model and session the screens work on."""
+"""The header line: which data, template, model (a scratch model's tokenizer) and session the
+screens work on. A template that cannot render the data is marked ✖ (its reason is the
+tooltip, and the Data and Batches screens say it in full)."""
 
 from __future__ import annotations
 
@@ -30,16 +32,20 @@ class ContextBar(Static):
         state = self.app.state  # type: ignore[attr-defined]
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {self.title} ", style="bold reverse")
-        parts = [("data", _short(state.source) or "none"),
-                 ("template", state.template or "auto"),
-                 ("model", _short(state.model) or "none"),
-                 ("tok", _short(state.tokenizer) or "gpt2"),
-                 ("session", state.session or "none")]
-        for label, value in parts:
+        problem = getattr(self.app, "template_problem", "")
+        template = (state.template or "auto") + (" ✖" if problem else "")
+        parts = [("data", _short(state.source) or "none", ""),
+                 ("template", template, "bold red" if problem else ""),
+                 ("model", _short(state.model) or "none", "")]
+        if state.model == "scratch":  # the tokenizer is a scratch model's own choice
+            parts.append(("tok", _short(state.tokenizer) or "gpt2", ""))
+        parts.append(("session", state.session or "none", ""))
+        for label, value, style in parts:
             text.append(" │ ", style="dim")
-            text.append(f"{label}:", style="dim")
-            text.append(value, style="bold")
+            text.append(f"{label}: ", style="dim")
+            text.append(value, style=style or "bold")
         self.update(text)
+        self.tooltip = problem or None
 
 
 def _short(value: str, limit: int = 40) -> str:

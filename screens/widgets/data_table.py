@@ -177,11 +177,6 @@ class RowsTable(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self.views)
 
-    def set_columns(self, spec: list[Column]) -> None:
-        """Columns for `spec`; a narrow table keeps only the first label column."""
-        self.spec = spec
-        self._build()
-
     def show_rows(self, views: list, cursor: int = 0) -> None:
         """Replace the rows with this page's, cursor on row `cursor`."""
         self.views = views

@@ -18,7 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.sessions import CHECKPOINTS, CONFIG, EVAL, LOG, METRICS, SAMPLES, read_index, read_status
+from workbench.sessions import (CONFIG, EVAL, LOG, METRICS, SAMPLES, STATUS, checkpoint_rows,
+                                read_status)
 
 LIVE_STATES = ("starting", "running")
 
@@ -163,7 +164,7 @@ class SessionWatch:
         return changed
 
     def _read_status(self, check_alive: bool) -> dict | None:
-        path = self.path / "status.json"
+        path = self.path / STATUS
         try:
             st = path.stat()
         except OSError:
@@ -236,30 +237,10 @@ class SessionWatch:
         except OSError:
             return ""
 
-    def checkpoints(self) -> list[dict]:
-        return checkpoint_rows(self.path)
-
-
 def _points(rows: list[dict], key: str) -> list[tuple[int, float]]:
     return [(int(r["step"]), float(r[key])) for r in rows
             if isinstance(r.get("step"), int) and isinstance(r.get(key), (int, float))]
 
-
-def checkpoint_rows(session: Path) -> list[dict]:
-    """The checkpoints of a session from checkpoints/index.json (newest first), each with
-    `name`, `step`, `val_loss`, `latest`, `best`, `present` (the folder exists)."""
-    index = read_index(session)
-    rows = []
-    for entry in index.get("checkpoints", []) or []:
-        if not isinstance(entry, dict) or "name" not in entry:
-            continue
-        rows.append({"name": entry["name"], "step": entry.get("step"),
-                     "val_loss": entry.get("val_loss"),
-                     "latest": entry["name"] == index.get("latest"),
-                     "best": entry["name"] == index.get("best"),
-                     "present": (session / CHECKPOINTS / entry["name"]).is_dir()})
-    rows.sort(key=lambda r: r["step"] or 0, reverse=True)
-    return rows
 
 
 # -- wording ----------------------------------------------------------------------------------
@@ -304,12 +285,6 @@ def fmt_rate(value) -> str:
     if value >= 10_000:
         return f"{value / 1000:.1f}k"
     return f"{value:,.0f}"
-
-
-def fmt_steps(status: dict) -> str:
-    step = status.get("step") or 0
-    max_steps = status.get("max_steps")
-    return f"{step}/{max_steps}" if max_steps else f"{step}/?"
 
 
 STATE_STYLE = {"starting": "bold $warning", "running": "bold $success", "stopped": "bold $warning",

@@ -56,11 +56,6 @@ _INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cn"}
 _STYLE_NAMES = [name for c in (PAD, MASKED, TRAINED, END) for name in _STYLE[c]]
 
 
-def token_label(tok: "Tokenizer", token_id: int, cache: dict | None = None) -> str:
-    """The text a cell shows for one token: visible whitespace, cut to MAX_CELL columns."""
-    return _label(tok, token_id, cache)[0]
-
-
 def _label(tok: "Tokenizer", token_id: int, cache: dict | None) -> tuple[str, int]:
     if cache is not None:
         hit = cache.get(token_id)

@@ -2,8 +2,9 @@
 read its detail (it must say what `explain_position` says), switch loss_on and see the masks
 change, packed boundaries, truncation warnings, errors, and SVG snapshots at 80×24 and 160×48.
 
-Most tests use the byte tokenizer (fast, deterministic, no shared files); one uses the real
-GPT-2 files from ../shared/gpt2-bpe and skips when they are absent."""
+Most tests use a `scratch` model with the byte tokenizer (fast, deterministic, no shared
+files); one uses the real GPT-2 files from ../shared/gpt2-bpe and skips when they are
+absent. The screen shows the app's working config, the one the Train form edits."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def make(tmp_path: Path, data: Path | str | None = ALPACA, tokenizer: str = "byt
     app = make_app(data=str(data) if data else None, template=template, start_mode="batches",
                    state_file=state, sessions_dir=tmp_path / "sessions")
     app.state.tokenizer = tokenizer
+    app.state.model = "scratch"  # a new model: its tokenizer is the config's
     return app
 
 
@@ -95,21 +97,27 @@ def test_open_move_between_batches_and_rows(tmp_path):
         app = make(tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await ready(pilot)
-            p = screen.prepared
+            p = screen.recipe
             # 12 rows, one held out for validation as a training run does (val_ratio 0.05)
-            assert len(p.encoded) == 11 and p.template.name == "alpaca"
-            assert p.settings.batcher == "grouped" and p.settings.batch_size == 8
-            assert screen.batch_index == 0 and summary(screen).startswith("batch 0/")
-            first = [r for r in p.plan[0]]
+            assert len(p.train) == 11 and p.template.name == "alpaca"
+            assert p.heldout["kind"] == "ratio" and p.heldout["rows"] == 1
+            assert screen.config.batcher == "grouped" and screen.config.batch_size == 8
+            assert screen.batch_index == 0 and summary(screen).startswith("step 1 · batch 0/2")
+            first = [r for r in p.plan(0)[0]]
             await pilot.press("right")
-            assert screen.batch_index == 1 and summary(screen).startswith("batch 1/")
-            assert [r for r in p.plan[1]] != first
+            assert screen.batch_index == 1 and summary(screen).startswith("step 2 · batch 1/2")
+            assert [r for r in p.plan(0)[1]] != first
             # the grid shows exactly the collated batch: one block per row
-            assert len(screen.grid.rows) == screen.batch.shape[0] == len(p.plan[1])
-            await pilot.press("right")  # past the last batch: stays
-            assert screen.batch_index == 1
+            assert len(screen.grid.rows) == screen.batch.shape[0] == len(p.plan(0)[1])
+            await pilot.press("right")  # past the last batch: the next epoch, as training
+            assert (screen.epoch, screen.batch_index) == (1, 0)
+            assert summary(screen).startswith("step 3 · batch 0/2 of epoch 1")
+            await pilot.press("left")
+            assert (screen.epoch, screen.batch_index) == (0, 1)
             await pilot.press("left")
             assert screen.batch_index == 0
+            await pilot.press("left")  # before the first: stays
+            assert (screen.epoch, screen.batch_index) == (0, 0)
             await pilot.press("down", "down")
             assert screen.grid.row == 2 and "row 2/" in detail(screen)
             await pilot.press("up")
@@ -126,8 +134,8 @@ def check_detail(screen) -> dict:
     from workbench.tokenizer import visible
 
     r, p = screen.grid.cursor
-    info = explain_position(screen.batch, r, p, screen.prepared.tokenizer,
-                            screen.settings.loss_on)
+    info = explain_position(screen.batch, r, p, screen.recipe.tokenizer,
+                            screen.config.loss_on)
     text = detail(screen)
     assert f"pos {p} " in text or f"pos {p}–" in text
     assert f"input {info['input_id']} {visible(info['input'])}" in text
@@ -204,13 +212,14 @@ def test_loss_on_all_trains_the_prompt_too(tmp_path):
             assert "-100: the next token is prompt text" in detail(screen)
             await pilot.press("m")
             screen = await ready(pilot)
-            assert screen.settings.loss_on == "all"
+            assert screen.config.loss_on == "all"
+            assert app.working_config().loss_on == "all"  # the Train form's config too
             assert (screen.batch_index, *screen.grid.cursor) == where  # same place
             after = screen.batch.n_targets
             assert after > before
             assert sum(int((r.cls >= 2).sum()) for r in screen.grid.rows) == after
             assert "trained: loss_on=all trains the prompt too" in detail(screen)
-            assert "loss all" in text_of(screen.query_one("#batch-settings"))
+            assert "loss on all" in text_of(screen.query_one("#batch-settings"))
             await pilot.press("m")
             screen = await ready(pilot)
             assert screen.batch.n_targets == before
@@ -222,10 +231,10 @@ def test_packed_rows_show_example_boundaries(tmp_path):
         app = make(tmp_path, data=CHAT)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await ready(pilot)
-            assert screen.prepared.template.name == "chatml"
+            assert screen.recipe.template.name == "chatml"
             await pilot.press("b")  # grouped -> packed
             screen = await ready(pilot)
-            assert screen.settings.batcher == "packed" and screen.batch.packed
+            assert screen.config.batcher == "packed" and screen.batch.packed
             packed = [r for r, parts in enumerate(screen.batch.parts) if len(parts) > 1]
             assert packed, "the chat fixture packs several examples into a row"
             row = packed[0]
@@ -254,8 +263,8 @@ def test_truncation_warning_with_a_small_max_length(tmp_path):
             dialog.query_one("#f-max_len").focus()
             await pilot.press("enter")
             screen = await ready(pilot)
-            assert screen.settings.max_len == 200
-            enc = screen.prepared.encoded
+            assert screen.config.max_len == 200 and app.working_config().max_len == 200
+            enc = screen.recipe.train
             assert enc.truncated.any() and enc.dropped
             assert "truncated" in summary(screen) and "dropped" in summary(screen)
             cut_row = int(enc.rows[np.flatnonzero(enc.truncated)[0]])
@@ -295,9 +304,14 @@ def test_jump_to_batch_and_to_source_row(tmp_path):
             await pilot.press("escape")
             await pilot.pause(0.05)
             assert app.screen is screen and screen.batch_index == 1
-            screen.jump("r5")
+            held_out = int(screen.recipe.dataset.split("validation").row_numbers()[0])
+            row = next(r for r in range(12) if r != held_out)
+            screen.jump(f"r{row}")
             r, _pos = screen.grid.cursor
-            assert screen.batch.examples[r][0].row == 5
+            assert screen.batch.examples[r][0].row == row
+            screen.jump(f"r{held_out}")  # held out: in no training batch, and it says so
+            screen.jump("s3")  # optimizer step 3: the first batch of epoch 1
+            assert (screen.epoch, screen.batch_index) == (1, 0)
     run(go())
 
 
@@ -346,7 +360,7 @@ def test_a_tokenizer_problem_shows_in_the_error_panel(tmp_path):
             assert "Could not build the batches" in text_of(screen.query_one("#batch-empty"))
             assert "Traceback" not in app.export_screenshot()
             # fixing the setting recovers
-            screen.apply_settings(screen.settings.changed(tokenizer="bytes"))
+            screen.apply_settings(tokenizer="bytes")
             screen = await ready(pilot)
             assert not screen.has_class("-empty") and screen.batch is not None
             assert app.state.tokenizer == "bytes"
@@ -354,22 +368,27 @@ def test_a_tokenizer_problem_shows_in_the_error_panel(tmp_path):
 
 
 def test_model_tokenizer_from_a_checkpoint_folder(tmp_path):
-    """tokenizer "model": the model folder's own files, without loading weights."""
+    """A model folder: its own tokenizer files and special tokens, without loading weights
+    (there are none here), exactly as training on it will tokenize."""
+    import json
+
     from workbench.tokenizer import load_tokenizer
 
     folder = tmp_path / "model"
     load_tokenizer("bytes").with_special_tokens(["<|user|>", "<|assistant|>"]).save(folder)
     (folder / "workbench.json").write_text(
         '{"added_tokens": {"<|user|>": 257, "<|assistant|>": 258}}', encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps(
+        {"model_type": "gpt2", "n_positions": 512, "vocab_size": 300}), encoding="utf-8")
 
     async def go():
-        app = make(tmp_path, data=CHAT, tokenizer="model")
+        app = make(tmp_path, data=CHAT, tokenizer="gpt2")
         app.state.model = str(folder)
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await ready(pilot)
-            tok = screen.prepared.tokenizer
+            tok = screen.recipe.tokenizer
             assert tok.kind == "bytes" and tok.special_tokens["<|user|>"] == 257
-            assert "tok model" in text_of(screen.query_one("#batch-settings"))
+            assert "model" in text_of(screen.query_one("#batch-settings"))
     run(go())
 
 
@@ -400,7 +419,7 @@ def test_real_gpt2_tokenizer(tmp_path):
         app = make(tmp_path, data=CHAT, tokenizer=str(GPT2_BPE))
         async with app.run_test(size=(100, 30)) as pilot:
             screen = await ready(pilot)
-            tok = screen.prepared.tokenizer
+            tok = screen.recipe.tokenizer
             assert tok.kind == "bpe" and tok.eos_id == 50256
             batch = screen.batch
             # every row starts with the <|user|> or <|system|> marker, a special token

@@ -400,7 +400,9 @@ async def test_label_chart_counts_and_shares(tmp_path):
 @sync
 async def test_label_chart_of_token_lengths(tmp_path):
     app = app_for(tmp_path, data=ALPACA)
-    app.state.tokenizer = "bytes"  # no tokenizer files needed
+    # lengths are counted as the working config's run would tokenize: a scratch model with
+    # the byte tokenizer needs no tokenizer files
+    app.state.model, app.state.tokenizer = "scratch", "bytes"
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         screen = app.screen

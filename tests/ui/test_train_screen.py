@@ -173,12 +173,16 @@ async def test_form_is_prefilled_from_the_context_and_shows_help(tmp_path):
         screen.query_one("#f-lr").focus()
         await pilot.pause()
         assert field_help()["lr"] in shown(screen, "#field-help")
-        # the context changing elsewhere reaches untouched fields, not edited ones
-        screen.set_form(template="chatml")
+        # the form is the app's working config: an edit here is the header's template, and
+        # a change made elsewhere (the header, the Batches screen) shows here
+        screen.set_form(template="chatml", batcher="packed")
+        assert app.state.template == "chatml" and app.working_config().batcher == "packed"
         app.set_context(source="other.jsonl", template="phi3")
+        app.set_config(batcher="random", max_len=128)
         await pilot.pause()
         assert screen.get_field("data") == "other.jsonl"
-        assert screen.get_field("template") == "chatml"
+        assert screen.get_field("template") == "phi3"
+        assert screen.get_field("batcher") == "random" and screen.get_field("max_len") == "128"
 
 
 @sync

@@ -1,5 +1,17 @@
-"""Show batch I exactly as the trainer would see it: every position's input token, its target
-(the next token, or -100) and why; then per-row stats, the padding efficiency and warnings."""
+"""Show a micro-batch exactly as the trainer feeds it to the model: every position's input
+token, its target (the next token, or -100) and why; then per-row stats, the padding
+efficiency and warnings. The batch comes from the recipe the trainer itself builds
+(`workbench.recipe`): the same template and tokenizer, the same held-out cut (val_ratio),
+balancing, encoding and micro-batch plan.
+
+  workbench batch SOURCE [--FIELD VALUE ...] [--index I] [--epoch E]   batch I of epoch E
+  workbench batch --config CONFIG.toml --step N [--micro M]           step N's micro-batch M
+  workbench batch --session NAME --step N [--micro M]                 ... of a run, checked
+                                                                       against its record
+
+Steps are numbered from 1, as in metrics.jsonl; micro-batches from 0 (a step has
+grad_accum × nproc of them). With --session the batch's fingerprint is compared with the
+one the run recorded when it trained on it: "matches the run's record", or loudly not."""
 
 from __future__ import annotations
 
@@ -7,70 +19,117 @@ import argparse
 import json
 import sys
 
+from ._config_flags import add_config_flags, given_flags
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE", help="a dataset (local JSON/JSONL file, ...)")
-    p.add_argument("--format", metavar="F", help="row format (auto-detected)")
-    p.add_argument("--template", "-t", required=True, metavar="T",
-                   help="template name (alpaca, alpaca-ch7, phi3, chatml, story, inst-resp, "
-                        "text) or a .toml file")
-    p.add_argument("--tokenizer", default="gpt2", metavar="gpt2|bytes|PATH",
-                   help="tokenizer: gpt2, bytes, or a folder with vocab.json + merges.txt")
-    p.add_argument("--batch-size", "-b", type=int, default=8, metavar="B")
-    p.add_argument("--index", "-i", type=int, default=0, metavar="I", help="which batch (0-based)")
-    p.add_argument("--max-len", type=int, default=1024, metavar="L",
-                   help="positions per row; longer examples lose the tail of their response")
-    p.add_argument("--batcher", choices=("random", "grouped", "packed"), default="random")
-    p.add_argument("--loss-on", choices=("response", "all"), default="response")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--epoch", type=int, default=0, metavar="E", help="epoch (changes the order)")
-    p.add_argument("--pad-id", type=int, default=None, help="padding id (default: end-of-text)")
-    p.add_argument("--pad-to-multiple-of", type=int, default=None, metavar="N")
-    p.add_argument("--skip-bad", action="store_true", help="skip bad rows (counted) instead of stopping")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("source", metavar="SOURCE", nargs="?",
+                   help="a dataset (local JSON/JSONL file, folder, Hub id); the same as --data")
+    p.add_argument("--config", metavar="CONFIG.toml", help="a training config (flags override it)")
+    p.add_argument("--session", metavar="NAME", help="a training session: its config, its "
+                   "template and tokenizer, and its record of each micro-batch")
+    p.add_argument("--sessions", metavar="DIR", help="sessions folder (default: ./sessions)")
+    p.add_argument("--step", type=int, metavar="N", help="optimizer step (from 1, as in "
+                   "metrics.jsonl)")
+    p.add_argument("--micro", type=int, default=0, metavar="M",
+                   help="micro-batch of the step (from 0; default 0)")
+    p.add_argument("--index", "-i", type=int, default=None, metavar="I",
+                   help="batch I (0-based) of --epoch (default: batch 0 of epoch 0)")
+    p.add_argument("--epoch", type=int, default=0, metavar="E", help="epoch (with --index)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="with SOURCE: skip bad rows (counted) as training does, instead of "
+                        "stopping at the first (a --config or --session batch always skips them)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    group = p.add_argument_group("config fields (as `workbench train` takes them; defaults are "
+                                 "training's)")
+    add_config_flags(group, aliases={"template": ["-t"], "batch_size": ["-b"]})
+
+
+def _config(args: argparse.Namespace):
+    """The TrainConfig to show, and the session folder (or None)."""
+    from ..errors import WorkbenchError
+    from ..sessions import CONFIG, default_sessions_dir
+    from ..train.config import TrainConfig
+    from ..train.runner import check_name
+
+    given = given_flags(args)
+    if args.session:
+        if args.config or given or args.source:
+            raise WorkbenchError("--session shows what the run trained on: give no SOURCE, "
+                                 "--config or config flags with it")
+        from pathlib import Path
+
+        session = Path(args.sessions or default_sessions_dir()) / check_name(args.session)
+        if not (session / CONFIG).is_file():
+            raise WorkbenchError(f"no session {args.session!r} in {session.parent}")
+        return TrainConfig.from_toml(session / CONFIG), session
+    base = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
+    if args.source:
+        if "data" in given and given["data"] != args.source:
+            raise WorkbenchError("give the data once: SOURCE or --data")
+        given["data"] = args.source
+    if not args.config and "tokenizer" in given and "model" not in given:
+        given["model"] = "scratch"  # a tokenizer is the model's own unless it is new
+    base.update(given)
+    config = TrainConfig.from_dict(base, args.config or "flags")
+    if not config.data:
+        raise WorkbenchError("give the data: SOURCE, --data, --config CONFIG.toml or "
+                             "--session NAME")
+    return config, None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..collate import (IGNORE_INDEX, collate_plan, encode_examples,
-                           explain_position, plan_batches, plan_efficiency, row_warnings,
-                           tokenizer_for)
+    from ..collate import (IGNORE_INDEX, explain_position, fingerprint, plan_efficiency,
+                           row_warnings)
     from ..errors import WorkbenchError
-    from ..templates import get_template
-    from ..tokenizer import load_tokenizer, visible
-    from ..data.sources import load_examples
+    from ..recipe import build_recipe, check_receipt, session_recipe
+    from ..tokenizer import visible
 
-    if args.batch_size < 1:
-        raise WorkbenchError(f"--batch-size must be at least 1, not {args.batch_size}")
-    if args.max_len < 1:
-        raise WorkbenchError(f"--max-len must be at least 1, not {args.max_len}")
-    template = get_template(args.template)
-    tokenizer = tokenizer_for(load_tokenizer(args.tokenizer), template)
-    loaded = load_examples(args.source, args.format, skip_bad=args.skip_bad)
-    encoded = encode_examples(loaded.examples, template, tokenizer, loss_on=args.loss_on,
-                              max_len=args.max_len)
-    if encoded.errors and not args.skip_bad:
-        row, problem = encoded.errors[0]
-        raise WorkbenchError(f"{args.source}: {problem} (pass --skip-bad to load the other rows)")
-    if len(encoded) == 0:
-        raise WorkbenchError(f"{args.source}: no example has a target "
-                             f"({len(encoded.dropped)} dropped, {len(encoded.errors)} bad)")
-    plan = plan_batches(encoded.lengths, args.batch_size, args.batcher, seed=args.seed,
-                        epoch=args.epoch, max_len=args.max_len)
-    if not 0 <= args.index < len(plan):
-        raise WorkbenchError(f"--index {args.index}: there are {len(plan)} batches "
-                             f"(0 to {len(plan) - 1})")
-    pad_id = tokenizer.eos_id if args.pad_id is None else args.pad_id
-    batch = collate_plan(encoded, plan[args.index], pad_id=pad_id,
-                         pad_to_multiple_of=args.pad_to_multiple_of)
-    epoch_eff = plan_efficiency(plan, encoded.lengths, args.pad_to_multiple_of)
+    config, session = _config(args)
+    if args.step is not None and args.index is not None:
+        raise WorkbenchError("give --step N [--micro M] or --index I [--epoch E], not both")
+    if args.index is None and args.step is None:
+        args.index = 0
+    if session is not None:
+        recipe = session_recipe(session, sessions_dir=session.parent)
+    else:
+        recipe = build_recipe(config, sessions_dir=args.sessions)
+        strict = not args.skip_bad and not args.config
+        if strict and recipe.dataset.bad:
+            raise WorkbenchError(f"{recipe.dataset.bad.first_error()} (pass --skip-bad to "
+                                 "skip bad rows as training does)")
+        if strict and recipe.train.errors:
+            row, problem = recipe.train.errors[0]
+            raise WorkbenchError(f"{config.data}: {problem} (pass --skip-bad to skip rows the "
+                                 "template cannot render, as training does)")
+    if args.step is not None:
+        if args.step < 1:
+            raise WorkbenchError(f"--step {args.step}: steps are numbered from 1")
+        if not 0 <= args.micro < recipe.per_step:
+            raise WorkbenchError(f"--micro {args.micro}: a step has {recipe.per_step} "
+                                 f"micro-batches (0 to {recipe.per_step - 1})")
+        epoch, index = recipe.locate(args.step, args.micro)
+        step, micro = args.step, args.micro
+    else:
+        if args.epoch < 0:
+            raise WorkbenchError(f"--epoch {args.epoch}: must not be negative")
+        epoch, index = args.epoch, args.index
+        n = len(recipe.plan(epoch))
+        if not 0 <= index < n:
+            raise WorkbenchError(f"--index {index}: there are {n} batches (0 to {n - 1})")
+        step, micro = recipe.step_of(epoch, index)
+    plan = recipe.plan(epoch)
+    batch = recipe.batch(epoch, index)
+    tokenizer = recipe.tokenizer
+    epoch_eff = plan_efficiency(plan, recipe.train.lengths)
+    receipt = check_receipt(session, step, micro, batch) if session is not None else None
 
     rows_out = []
     warnings: list[str] = []
     for r in range(batch.shape[0]):
-        tokens = []
-        for pos in range(batch.shape[1]):
-            info = explain_position(batch, r, pos, tokenizer, args.loss_on)
-            tokens.append(info)
+        tokens = [explain_position(batch, r, pos, tokenizer, config.loss_on)
+                  for pos in range(batch.shape[1])]
         parts = [{"example": idx, "source_row": ex.row, "start": start, "positions": n,
                   **{k: v for k, v in ex.stats().items() if k != "row"}}
                  for (idx, start, n), ex in zip(batch.parts[r], batch.examples[r])]
@@ -86,18 +145,28 @@ def run(args: argparse.Namespace) -> int:
         warnings += [f"row {r}: {w}" for w in row_warn]
         rows_out.append({"tokens": tokens, "stats": stats, "warnings": row_warn})
 
-    skipped = loaded.bad.total + len(encoded.errors)
+    ds, train = recipe.dataset, recipe.train
+    skipped = ds.bad.total + len(train.errors)
     header = {
-        "source": args.source, "format": loaded.format, "format_detected": loaded.detected,
-        "template": template.name, "tokenizer": tokenizer.describe(),
-        "examples": len(encoded), "dropped": len(encoded.dropped),
-        "truncated": int(encoded.truncated.sum()), "skipped_bad_rows": skipped,
-        "batch": args.index, "batches": len(plan), "batcher": args.batcher,
-        "loss_on": args.loss_on, "seed": args.seed, "shape": list(batch.shape),
-        "pad_id": pad_id, "targets": batch.n_targets,
+        "source": config.data, "format": ds.format, "format_detected": ds.detected,
+        "template": recipe.template.name, "template_origin": recipe.template_origin,
+        "tokenizer": tokenizer.describe(), "model": recipe.model_source,
+        "session": session.name if session is not None else None,
+        "examples": len(train), "dropped": len(train.dropped),
+        "truncated": int(train.truncated.sum()), "skipped_bad_rows": skipped,
+        "heldout": recipe.heldout, "train_rows": recipe.report["train_rows"],
+        "step": step, "micro": micro, "micro_per_step": recipe.per_step,
+        "epoch": epoch, "batch": index, "batches": len(plan), "batcher": config.batcher,
+        "loss_on": config.loss_on, "seed": config.seed, "shape": list(batch.shape),
+        "pad_id": batch.pad_id, "targets": batch.n_targets,
         "padding_efficiency": round(batch.padding_efficiency, 4),
         "epoch_padding_efficiency": round(epoch_eff, 4),
+        "fingerprint": fingerprint(batch),
+        "receipt": None if receipt is None else {
+            "state": receipt.state, "recorded": receipt.recorded, "message": receipt.message},
     }
+    if recipe.report.get("changed"):
+        header["changed"] = recipe.report["changed"]
     if args.json:
         out = dict(header)
         out["rows"] = [{"tokens": [{"pos": t["pos"], "input_id": t["input_id"], "input": t["input"],
@@ -109,19 +178,30 @@ def run(args: argparse.Namespace) -> int:
                         "stats": row["stats"], "warnings": row["warnings"]}
                        for row in rows_out]
         out["warnings"] = warnings
-        out["dropped_rows"] = [{"row": r, "reason": why} for r, why in encoded.dropped[:20]]
+        out["dropped_rows"] = [{"row": r, "reason": why} for r, why in train.dropped[:20]]
         json.dump(out, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
-        return 0
+        return 0 if receipt is None or receipt.state != "mismatch" else 3
 
     w = sys.stdout.write
-    w(f"source {args.source} ({loaded.format}{', detected' if loaded.detected else ''}) · "
-      f"{len(encoded)} examples · template {template.name} · tokenizer {tokenizer.describe()}\n")
-    if skipped or encoded.dropped:
-        w(f"skipped {skipped} bad rows · dropped {len(encoded.dropped)} examples with no target "
+    w(f"source {config.data} ({ds.format}{', detected' if ds.detected else ''}) · "
+      f"{len(train)} examples · template {recipe.template.name} ({recipe.template_origin}) · "
+      f"tokenizer {tokenizer.describe()}\n")
+    w(f"held out: {recipe.heldout['why']}" + (f" ({recipe.heldout.get('rows', 0)} rows)"
+                                              if recipe.val_split else "") + "\n")
+    if skipped or train.dropped:
+        w(f"skipped {skipped} bad rows · dropped {len(train.dropped)} examples with no target "
           f"after truncation · truncated {header['truncated']}\n")
-    w(f"batch {args.index} of {len(plan)} ({args.batcher}, seed {args.seed}, loss_on "
-      f"{args.loss_on}) · {batch.shape[0]} rows × {batch.shape[1]} positions · pad id {pad_id}\n")
+    where = f"session {session.name} · " if session is not None else ""
+    w(f"{where}step {step} · micro-batch {micro} of {recipe.per_step} · batch {index} of "
+      f"{len(plan)} in epoch {epoch} ({config.batcher}, seed {config.seed}, loss_on "
+      f"{config.loss_on}) · {batch.shape[0]} rows × {batch.shape[1]} positions · pad id "
+      f"{batch.pad_id}\n")
+    if receipt is not None:
+        mark = "✓" if receipt.state == "match" else ("!!" if receipt.state == "mismatch" else "?")
+        w(f"{mark} fingerprint {header['fingerprint']}: {receipt.message}\n")
+    if recipe.report.get("changed"):
+        w(f"!! {recipe.report['changed']}\n")
     for r, row in enumerate(rows_out):
         w(f"\nrow {r}: " + ", ".join(f"example {p['example']} (source row {p['source_row']})"
                                      for p in row["stats"]["examples"]) + "\n")
@@ -147,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
             w(f"  ! {line}\n")
     else:
         w("warnings: none\n")
+    if receipt is not None and receipt.state == "mismatch":
+        sys.stderr.write(f"workbench: {receipt.message}\n")
+        return 3
     return 0
 
 

@@ -34,13 +34,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="template name or .toml file (default: the one saved with --sft)")
     p.add_argument("--prompts", metavar="FILE", help="prompts: a .txt or .jsonl file")
     p.add_argument("--data", metavar="SOURCE",
-                   help="prompts from a dataset's validation rows (a file, folder or Hub id)")
+                   help="prompts from a dataset's held-out rows (a file, folder or Hub id): "
+                        "the --sft session's own held-out cut when it was trained on SOURCE, "
+                        "else SOURCE's validation split (default with an --sft session: the "
+                        "data it was trained on)")
     p.add_argument("--n", type=int, default=20, metavar="N",
                    help="how many rows of --data (default 20)")
     p.add_argument("--format", metavar="F", help="the format of --data (default: detected)")
     p.add_argument("--split", metavar="S",
-                   help="the split of --data (default: validation if there is one, else "
-                        "the first)")
+                   help="measure on this split of --data instead (said plainly when it is "
+                        "the one the session trained on)")
     p.add_argument("--text", metavar="SOURCE",
                    help="plain-text passages (a .txt file, one per line, or a source with a "
                         "text column): loss of both models on them, to measure forgetting")
@@ -80,9 +83,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.base or not args.sft:
         raise WorkbenchError("give both models: --base M (the base model) and --sft M (the "
                              "fine-tune: a session or a folder)")
-    if bool(args.prompts) == bool(args.data):
+    from ..sessions import find_session
+
+    session = find_session(args.sft, args.sessions)
+    if args.prompts and args.data:
         raise WorkbenchError("give the prompts with --prompts FILE or --data SOURCE --n N "
                              "(one of the two)")
+    if not args.prompts and not args.data and session is None:
+        raise WorkbenchError("give the prompts with --prompts FILE or --data SOURCE --n N "
+                             "(or an --sft session: its held-out rows are used)")
     for flag, value, low in (("--n", args.n, 1), ("--text-n", args.text_n, 1),
                              ("--batch-size", args.batch_size, 1), ("--max-chars", args.max_chars, 0),
                              ("--width", args.width, 0)):
@@ -97,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         items = read_prompts(args.prompts)
         data_info = {"prompts": args.prompts, "rows": len(items)}
     else:
-        items, data_info = items_from_data(args.data, args.n, format=args.format, split=args.split)
+        items, data_info = items_from_data(args.data, args.n, format=args.format,
+                                           split=args.split, session=session)
     text = None
     if args.text and not args.no_loss:
         text, text_info = text_passages(args.text, args.text_n)
@@ -126,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
                 f"{_settings_line(config)} · {len(items)} prompt{'s' * (len(items) != 1)} "
                 f"· {base.device}")
         out.write("".join(t + "\n" for t, _ in _plain(head, width)))
+        if data_info.get("why"):
+            where = (f"prompts: {data_info['rows']} rows of {data_info['source']}, "
+                     f"{data_info['why']}")
+            out.write("".join(t + "\n" for t, _ in _plain(where, width)))
 
     def on_item(compared, done, total):
         progress.clear()

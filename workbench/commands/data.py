@@ -97,13 +97,15 @@ def _print_header(ds, out) -> None:
             out.write(f"  {line}\n")
 
 
-def _label_kw(args) -> dict:
-    kw = {}
-    if getattr(args, "label", None) == "length":
-        from ..tokenizer import load_tokenizer
+def _label_kw(args, ds) -> dict:
+    """`length_of` for the `length` label: tokens as the template renders each row."""
+    if getattr(args, "label", None) != "length":
+        return {}
+    from ..recipe import token_length
+    from ..train.config import TrainConfig
 
-        kw = {"template": args.template, "tokenizer": load_tokenizer(args.tokenizer)}
-    return kw
+    config = TrainConfig(model="scratch", tokenizer=args.tokenizer, template=args.template or "")
+    return {"length_of": token_length(config, ds.format)}
 
 
 def _show(ds, args) -> int:
@@ -173,7 +175,7 @@ def _bar(share: float, width: int = 40) -> str:
 def _stats(ds, args) -> int:
     from ..data.dataset import shares
 
-    stats = ds.stats(args.label, **_label_kw(args))
+    stats = ds.stats(args.label, **_label_kw(args, ds))
     if args.json:
         out = _header(ds)
         out["label"] = args.label
@@ -210,7 +212,7 @@ def _balance(ds, args) -> int:
         raise WorkbenchError("--strategy ratio needs --ratio (e.g. happy=0.5,sad=0.5)")
     meta, report = balance_and_save(ds, args.label, args.strategy, args.out, seed=args.seed,
                                     ratio=ratio, val_ratio=args.val_ratio, as_=args.as_,
-                                    **_label_kw(args))
+                                    **_label_kw(args, ds))
     before = _totals(report.before)
     after = _totals(meta["counts"]["after"])
     if args.json:

@@ -16,10 +16,10 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from ._config_flags import add_config_flags, given_flags
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..train.config import TrainConfig, field_help
-
     p.add_argument("config", nargs="?", metavar="CONFIG.toml", help="training config (TOML)")
     p.add_argument("--session", metavar="NAME", help="session name (default: generated)")
     p.add_argument("--sessions", metavar="DIR", default=argparse.SUPPRESS,
@@ -30,28 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop", metavar="NAME", help="ask running session NAME to stop (checkpoint first)")
     p.add_argument("--quiet", action="store_true", help="no progress output (log file only)")
     p.add_argument("--help-config", action="store_true", help="list every config field and exit")
-    helps = field_help()
     group = p.add_argument_group("config fields (override the file)")
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
-        kw: dict = {"dest": f"cfg_{f.name}", "default": argparse.SUPPRESS,
-                    "help": helps.get(f.name, "").replace("%", "%%"), "metavar": f.name.upper()}
-        if kind == "int":
-            kw["type"] = int
-        elif kind == "float":
-            kw["type"] = float
-        elif kind.startswith("list"):
-            kw["action"] = "append"
-            kw["metavar"] = "TEXT"
-        group.add_argument(flag, **kw)
+    add_config_flags(group)
 
 
 def _config(args):
     from ..errors import WorkbenchError
     from ..train.config import TrainConfig
 
-    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_")}
+    given = given_flags(args)
     if args.config:
         base = TrainConfig.from_toml(args.config).to_dict()
     elif not given:

@@ -22,10 +22,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..constants import BALANCE_STRATEGIES as STRATEGIES
 from ..errors import WorkbenchError
 from .dataset import Dataset, Split, count_codes
-
-STRATEGIES = ("undersample", "oversample", "ratio")
 
 
 def _class_seed(seed: int, name: str) -> list[int]:
@@ -117,12 +116,13 @@ def choose(positions: np.ndarray, keep: int, rng: np.random.Generator) -> np.nda
 
 
 def balance(ds: Dataset, label: str, strategy: str, *, seed: int = 0,
-            ratio: dict[str, float] | None = None, **label_kw: Any
-            ) -> tuple[Dataset, BalanceReport]:
-    """Balance every split of `ds` by `label`."""
+            ratio: dict[str, float] | None = None, splits: list[str] | None = None,
+            **label_kw: Any) -> tuple[Dataset, BalanceReport]:
+    """Balance the splits of `ds` named in `splits` (default: every split) by `label`; the
+    other splits are kept as they are."""
     report = BalanceReport(label, strategy, seed, ratio)
-    new_splits: dict[str, Split] = {}
-    for name in ds.split_names:
+    new_splits: dict[str, Split] = dict(ds.splits)
+    for name in (splits if splits is not None else ds.split_names):
         codes, names = ds.label_codes(name, label, **label_kw)
         before = count_codes(codes, names)  # most common first
         keep = targets(before, strategy, ratio)
@@ -143,7 +143,12 @@ def make_validation(ds: Dataset, ratio: float, *, seed: int = 0, stratify: str |
                     from_split: str | None = None, name: str = "validation",
                     **label_kw: Any) -> Dataset:
     """Cut a validation split off `from_split` (default: the first), seeded; stratified by a
-    label on request (each class keeps its share in both parts)."""
+    label on request (each class keeps its share in both parts).
+
+    The cut is disjoint by source row: rows that carry the same `source_row` (copies of one
+    row of an earlier source, as an oversampled file saved by the workbench holds) all go to
+    the same side, so no validation row is a copy of a training row. Without that column
+    every row is its own source row."""
     if not 0 < ratio < 1:
         raise WorkbenchError(f"validation ratio must be between 0 and 1, not {ratio}")
     source = from_split or ds.default_split
@@ -151,25 +156,52 @@ def make_validation(ds: Dataset, ratio: float, *, seed: int = 0, stratify: str |
         raise WorkbenchError(f"{ds.source}: it already has a {name!r} split")
     s = ds.split(source)
     n = len(s)
+    groups, first, member = source_groups(s)
+    n_groups = len(first)
     rng = np.random.default_rng([int(seed), 7])
     if stratify:
         codes, names = ds.label_codes(source, stratify, **label_kw)
+        codes = codes[first]  # a group's class is its first row's
         val_parts = []
         for code in sorted(np.unique(codes).tolist(), key=lambda c: names[c]):
             pos = np.flatnonzero(codes == code)
             k = int(round(len(pos) * ratio))
             val_parts.append(rng.choice(pos, size=k, replace=False) if k else pos[:0])
-        val = np.sort(np.concatenate(val_parts)) if val_parts else np.array([], dtype=np.int64)
+        chosen = np.sort(np.concatenate(val_parts)) if val_parts else np.array([], dtype=np.int64)
     else:
-        k = int(round(n * ratio))
-        val = np.sort(rng.choice(n, size=k, replace=False))
-    if len(val) == 0 or len(val) == n:
+        k = int(round(n_groups * ratio))
+        chosen = np.sort(rng.choice(n_groups, size=k, replace=False))
+    in_val = np.zeros(n_groups, dtype=bool)
+    in_val[chosen] = True
+    val_mask = in_val[member]
+    if not val_mask.any() or val_mask.all():
         raise WorkbenchError(f"validation ratio {ratio} of {n} rows leaves an empty split")
-    train_mask = np.ones(n, dtype=bool)
-    train_mask[val] = False
     splits = {k: v for k, v in ds.splits.items() if k != source}
-    splits = {source: s.view(np.flatnonzero(train_mask), source), name: s.view(val, name), **splits}
+    splits = {source: s.view(np.flatnonzero(~val_mask), source),
+              name: s.view(np.flatnonzero(val_mask), name), **splits}
     return ds.with_splits(splits)
+
+
+def source_groups(s: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(group key of each row, position of each group's first row, group number of each
+    row): rows share a group when they carry the same `source_row` value."""
+    n = len(s)
+    if "source_row" not in s.table.column_names:
+        every = np.arange(n, dtype=np.int64)
+        return every, every, every
+    col = s.table.column("source_row")
+    values = col.to_numpy(zero_copy_only=False) if col.null_count == 0 else None
+    if values is None or not np.issubdtype(np.asarray(values).dtype, np.integer):
+        every = np.arange(n, dtype=np.int64)
+        return every, every, every
+    keys = s.on_base(np.asarray(values, dtype=np.int64))
+    _uniq, first, member = np.unique(keys, return_index=True, return_inverse=True)
+    # groups numbered in the order they first appear, so the draw matches the plain cut
+    # when no row repeats
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return keys, first[order], rank[member]
 
 
 # ----------------------------------------------------------------------------------------
@@ -230,6 +262,29 @@ def iter_selected(sds, split: str, label: str, chosen: dict[str, Any]) -> Iterat
 # `workbench data balance` and the Data screen both do.
 
 
+def cut_then_balance(ds, label: str, strategy: str, *, seed: int = 0,
+                     ratio: dict[str, float] | None = None, val_ratio: float | None = None,
+                     **label_kw: Any) -> tuple[Dataset, BalanceReport, dict[str, Any]]:
+    """(the balanced dataset, the report, the manifest's `validation` entry or {}): with a
+    `val_ratio` the validation split is cut first, from the data as it is (stratified by the
+    label, disjoint by source row), and only the training part is balanced; so no
+    validation row is a copy of a training row. What `balance_and_save` saves and what the
+    Data screen's balance dialog previews."""
+    extra: dict[str, Any] = {}
+    splits = None
+    if val_ratio:
+        train_split = ds.default_split
+        ds = make_validation(ds, val_ratio, seed=seed, stratify=label, from_split=train_split,
+                             **label_kw)
+        splits = [train_split]
+        extra["validation"] = {"ratio": val_ratio, "stratify": label, "seed": seed,
+                               "cut": "before balancing, disjoint by source row; not balanced",
+                               "from_split": train_split, "rows": ds.num_rows("validation")}
+    balanced, report = balance(ds, label, strategy, seed=seed, ratio=ratio, splits=splits,
+                               **label_kw)
+    return balanced, report, extra
+
+
 def balance_and_save(ds, label: str, strategy: str, out, *, seed: int = 0,
                      ratio: dict[str, float] | None = None, val_ratio: float | None = None,
                      as_: str | None = None, **label_kw: Any) -> tuple[dict[str, Any], BalanceReport]:
@@ -250,11 +305,8 @@ def balance_and_save(ds, label: str, strategy: str, out, *, seed: int = 0,
                            {"balance": report.to_dict(), "seed": seed,
                             "counts": {"before": report.before, "after": report.after}})
         return meta, report
-    balanced, report = balance(ds, label, strategy, seed=seed, ratio=ratio, **label_kw)
-    extra: dict[str, Any] = {}
-    if val_ratio:
-        balanced = make_validation(balanced, val_ratio, seed=seed, stratify=label, **label_kw)
-        extra["validation"] = {"ratio": val_ratio, "stratify": label, "seed": seed}
+    balanced, report, extra = cut_then_balance(ds, label, strategy, seed=seed, ratio=ratio,
+                                               val_ratio=val_ratio, **label_kw)
     meta = save_dataset(balanced, out, as_=as_, manifest_extra={
         "balance": report.to_dict(), "seed": seed, **extra,
         "counts": {"before": report.before, "after": balanced.stats(label, **label_kw)}})

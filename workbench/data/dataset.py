@@ -55,9 +55,6 @@ class Split:
         rows = self.base_rows
         return rows[self.indices] if self.indices is not None else rows
 
-    def base_index(self, i: int) -> int:
-        return int(self.indices[i]) if self.indices is not None else int(i)
-
     def take(self, positions: Sequence[int] | np.ndarray) -> pa.Table:
         """Rows at these positions (of this split) as a table."""
         pos = np.asarray(positions, dtype=np.int64)
@@ -230,21 +227,24 @@ class Dataset:
                 out.append(name)
         return out
 
-    def labels(self, split: str | None, label: str, *, template=None,
-               tokenizer=None) -> np.ndarray:
+    def labels(self, split: str | None, label: str, *, length_of=None) -> np.ndarray:
         """The label value of every row of a split, as strings. `label` is a column name or
-        `length` (token-length bucket of the rendered example; needs template/tokenizer)."""
-        codes, names = self.label_codes(split, label, template=template, tokenizer=tokenizer)
+        `length` (the token-length bucket of the rendered example: `length_of(example)`
+        counts its tokens, -1 when it cannot be rendered; see `collate.TokenLength`)."""
+        codes, names = self.label_codes(split, label, length_of=length_of)
         return np.asarray(names, dtype=object)[codes]
 
-    def label_codes(self, split: str | None, label: str, *, template=None,
-                    tokenizer=None) -> tuple[np.ndarray, list[str]]:
+    def label_codes(self, split: str | None, label: str, *,
+                    length_of=None) -> tuple[np.ndarray, list[str]]:
         """Each row's label as a small integer code, and the value of each code. Counting and
         balancing work on these: a byte or two a row, however many rows there are."""
         s = self.split(split)
         key = ("codes", label) if label != "length" else None
         if label == "length":
-            values = self._length_buckets(s, template, tokenizer)
+            if length_of is None:
+                raise WorkbenchError("the 'length' label needs a template and a tokenizer "
+                                     "to count tokens")
+            values = self._length_buckets(s, length_of)
             names, codes = np.unique(values.astype(str), return_inverse=True)
             base = (codes.astype(_code_dtype(len(names))), [str(n) for n in names])
         elif key in s._cache:
@@ -268,26 +268,12 @@ class Dataset:
         codes, names = base
         return s.on_base(codes), names
 
-    def _length_buckets(self, s: Split, template, tokenizer) -> np.ndarray:
-        from ..collate import encode_segments, tokenizer_for
-        from ..templates import get_template
-        from .formats import default_template
-
-        template = get_template(template or default_template(self.format))
-        if tokenizer is None:
-            from ..tokenizer import load_tokenizer
-
-            tokenizer = load_tokenizer("gpt2")
-        key = ("length", template.name, tokenizer.name)
+    def _length_buckets(self, s: Split, length_of) -> np.ndarray:
+        key = ("length", getattr(length_of, "key", id(length_of)))
         if key not in s._cache:
-            tok = tokenizer_for(tokenizer, template)
             full = Split(s.name, s.table, None, s.bad, s._rows, {})
-            lengths = np.zeros(s.table.num_rows, dtype=np.int64)
-            for i, ex in enumerate(_iter_split_examples(self, full)):
-                try:
-                    lengths[i] = len(encode_segments(template.render(ex), tok)[0])
-                except WorkbenchError:
-                    lengths[i] = -1
+            lengths = np.fromiter((length_of(ex) for ex in _iter_split_examples(self, full)),
+                                  dtype=np.int64, count=s.table.num_rows)
             s._cache[key] = np.array([length_bucket(n) for n in lengths], dtype=object)
         return s._cache[key]
 

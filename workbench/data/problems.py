@@ -29,9 +29,6 @@ class BadRows:
         if len(seen) < KEEP_FIRST:
             seen.append((row, problem))
 
-    def add_error(self, err: RowError) -> None:
-        self.add(err.kind, err.row, err.problem)
-
     def merge(self, other: "BadRows") -> None:
         for kind, n in other.counts.items():
             self.counts[kind] = self.counts.get(kind, 0) + n

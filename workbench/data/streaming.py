@@ -268,7 +268,3 @@ def hub_openers(ds, split: str | None) -> tuple[dict[str, RowSource], str | None
         openers[name] = plain
     return openers, fmt
 
-
-def sample_indices(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k distinct sorted indices out of n (used by the streaming balancer)."""
-    return np.sort(rng.choice(n, size=k, replace=False)) if k < n else np.arange(n)

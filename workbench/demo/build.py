@@ -232,28 +232,17 @@ def shipped_base() -> Path | None:
     return path if (path / "checkpoints").is_dir() else None
 
 
-def shipped_gpt2_tokenizer() -> Path | None:
-    """The GPT-2 tokenizer files inside the shipped demo model's checkpoint (the genuine
-    GPT-2 vocabulary), so `--tokenizer gpt2` works with no network."""
-    base = shipped_base()
-    if base is None:
-        return None
-    for ckpt in sorted((base / "checkpoints").glob("step-*")):
-        if (ckpt / "vocab.json").exists() and (ckpt / "merges.txt").exists():
-            return ckpt
-    return None
-
-
 FIRST_RUN_SOURCE = "tinystories-instruct.txt"
 
 
 def first_run_context(sessions_dir: str | os.PathLike, data_dir: str | os.PathLike = DATA_DIR
                       ) -> dict[str, str]:
     """What the app preloads on its first launch: the demo instruction set (written now if
-    missing), the story template, and the demo base model if it is there."""
+    missing), its template following the data (the story template, the usual one for
+    TinyStoriesInstruct), and the demo base model if it is there."""
     paths = write_demo_data(data_dir, corpus=False)
     context = {"source": str(Path(data_dir) / FIRST_RUN_SOURCE), "format": "",
-               "template": "story", "tokenizer": "gpt2"}
+               "template": "", "tokenizer": "gpt2"}
     if (Path(sessions_dir) / DEMO_SESSION / "checkpoints").is_dir():
         context["model"] = DEMO_SESSION
     del paths

@@ -1,11 +1,28 @@
 """GPT-2 in plain torch (`gpt2.py`) and its checkpoints (`load.py`).
 
-Importing this package imports torch; the CLI and the commands import it inside functions.
+The names below are imported on first use (PEP 562), so `from workbench.model.load import
+read_model_files` reads a model's small files without importing torch; `GPT`, `load_model`
+and the rest import it when they are first touched.
 """
 
-from .gpt2 import GPT, GPTConfig, KVCache
-from .load import (LoadedModel, build_model, config_from_hf, hf_config, hf_state_dict, load_model,
-                   read_weights, save_model)
+from __future__ import annotations
 
-__all__ = ["GPT", "GPTConfig", "KVCache", "LoadedModel", "build_model", "config_from_hf",
-           "hf_config", "hf_state_dict", "load_model", "read_weights", "save_model"]
+import importlib
+
+_WHERE = {
+    "GPT": "gpt2", "GPTConfig": "gpt2", "KVCache": "gpt2",
+    "LoadedModel": "load", "ModelFiles": "load", "build_model": "load",
+    "config_from_hf": "load", "hf_config": "load", "hf_state_dict": "load",
+    "load_model": "load", "read_model_files": "load", "read_weights": "load",
+    "save_model": "load",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

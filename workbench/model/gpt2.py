@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..collate import IGNORE_INDEX
+from ..constants import IGNORE_INDEX
 
 
 @dataclass

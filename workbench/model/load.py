@@ -93,12 +93,23 @@ def load_model(spec: str | os.PathLike, *, device: str = "cpu", revision: str | 
     model and the problem.
     """
     from ..device import pick_device
+
+    device = pick_device(device)
+    folder, source, info = locate_model(spec, revision=revision, sessions_dir=sessions_dir)
+    return _load_folder(folder, device, dropout, source, info)
+
+
+def locate_model(spec: str | os.PathLike, *, revision: str | None = None,
+                 sessions_dir: str | os.PathLike | None = None,
+                 weights: bool = True) -> tuple[Path, str, dict]:
+    """(folder, source for display, info) of the model `spec` names (see `load_model` for the
+    order). A Hub model is fetched into (or found in) the HF cache; with `weights=False` only
+    its small files are, which is all `read_model_files` needs."""
     from ..sessions import default_sessions_dir, find_session, resolve_checkpoint, split_model_spec
 
     text = str(spec).strip()
     if not text:
         raise WorkbenchError("no model given (a Hub id, a folder, or a session name)")
-    device = pick_device(device)
     session = find_session(text, sessions_dir)
     if session is None and text.startswith("session:"):
         name = split_model_spec(text.removeprefix("session:"))[0]
@@ -111,22 +122,99 @@ def load_model(spec: str | os.PathLike, *, device: str = "cpu", revision: str | 
     if session is not None:
         which = split_model_spec(text.removeprefix("session:"))[1]
         folder = resolve_checkpoint(session, which)
-        return _load_folder(folder, device, dropout, f"session:{session.name}@{folder.name}",
-                            {"kind": "session", "session": session.name,
-                             "checkpoint": folder.name})
+        return folder, f"session:{session.name}@{folder.name}", {
+            "kind": "session", "session": session.name, "checkpoint": folder.name}
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():
             raise WorkbenchError(f"model {path}: is a file; give the folder that holds "
                                  "config.json and the weights")
-        return _load_folder(path, device, dropout, str(path), {"kind": "folder"})
+        return path, str(path), {"kind": "folder"}
     if HUB_ID.match(text):
-        folder, commit = _fetch_from_hub(text, revision)
-        return _load_folder(folder, device, dropout, f"hub:{text}@{commit[:12]}",
-                            {"kind": "hub", "repo_id": text, "revision": commit})
+        folder, commit = _fetch_from_hub(text, revision, weights=weights)
+        return folder, f"hub:{text}@{commit[:12]}", {"kind": "hub", "repo_id": text,
+                                                      "revision": commit}
     raise WorkbenchError(
         f"model {text!r}: not a session in {Path(sessions_dir or default_sessions_dir())}, "
         "not an existing folder, and not a Hugging Face Hub id")
+
+
+@dataclass
+class ModelFiles:
+    """What a model's small files say, read without its weights (no torch): its tokenizer
+    (with the special tokens it was trained with), the template saved with it, and its size.
+    Enough to tokenize data exactly as training on this model will."""
+
+    folder: Path
+    source: str
+    tokenizer: Tokenizer
+    template: Template | None
+    n_positions: int
+    vocab_size: int
+
+
+def read_model_files(spec: str | os.PathLike, *, revision: str | None = None,
+                     sessions_dir: str | os.PathLike | None = None) -> ModelFiles:
+    """`ModelFiles` of the model `spec` names (a session, a folder, or a Hub id)."""
+    folder, source, _info = locate_model(spec, revision=revision, sessions_dir=sessions_dir,
+                                         weights=False)
+    return read_folder_files(folder, source)
+
+
+def saved_template(spec: str, *, sessions_dir: str | os.PathLike | None = None) -> Template | None:
+    """The template saved with a model, read from its workbench.json alone, without the
+    network: a session or a local folder, or a Hub model already in the HF cache. None when
+    it has none (a plain Hugging Face model) or cannot be found here."""
+    from ..sessions import find_session, resolve_checkpoint, split_model_spec
+
+    text = str(spec).strip()
+    if not text or text == "scratch":
+        return None
+    file = None
+    try:
+        session = find_session(text, sessions_dir)
+        if session is not None:
+            which = split_model_spec(text.removeprefix("session:"))[1]
+            file = resolve_checkpoint(session, which) / WORKBENCH_FILE
+        elif Path(text).expanduser().is_dir():
+            file = Path(text).expanduser() / WORKBENCH_FILE
+        elif HUB_ID.match(text):
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(text, WORKBENCH_FILE)
+            file = Path(found) if isinstance(found, str) else None
+    except (WorkbenchError, OSError, ValueError):
+        return None
+    if file is None or not file.is_file():
+        return None
+    meta = _read_json_object(file)
+    return template_from_dict(meta["template"], f"{file}: template") if meta.get("template") else None
+
+
+def read_folder_files(folder: Path, source: str | None = None) -> ModelFiles:
+    """`ModelFiles` of a model folder (config.json, tokenizer files, workbench.json)."""
+    file = folder / "config.json"
+    if not file.is_file():
+        raise WorkbenchError(f"model {folder}: no config.json (a Hugging Face GPT-2 "
+                             "folder holds config.json, model.safetensors, vocab.json, merges.txt)")
+    data = _read_json_object(file)
+    if data.get("model_type") != "gpt2":
+        raise WorkbenchError(f"{file}: model_type {data.get('model_type') or '(missing)'}, "
+                             "only gpt2 is supported")
+    try:
+        n_positions = int(data.get("n_positions", data.get("n_ctx", 1024)))
+        vocab_size = int(data.get("vocab_size", 50257))
+    except (TypeError, ValueError) as err:
+        raise WorkbenchError(f"{file}: {err}") from None
+    meta = _read_workbench_json(folder)
+    tokenizer = _load_tokenizer(folder, meta)
+    if tokenizer.n_vocab > vocab_size:
+        raise WorkbenchError(f"model {folder}: the tokenizer has {tokenizer.n_vocab} ids but the "
+                             f"model only {vocab_size} embeddings")
+    template = None
+    if meta.get("template"):
+        template = template_from_dict(meta["template"], f"{folder / WORKBENCH_FILE}: template")
+    return ModelFiles(folder, source or str(folder), tokenizer, template, n_positions, vocab_size)
 
 
 def _load_folder(folder: Path, device: str, dropout: float, source: str,
@@ -140,19 +228,12 @@ def _load_folder(folder: Path, device: str, dropout: float, source: str,
         raise WorkbenchError(f"model {folder}: no weights: neither model.safetensors nor "
                              f"pytorch_model.bin{hint}")
     # the small files first: a bad tokenizer or template fails before gigabytes are read
-    meta = _read_workbench_json(folder)
-    tokenizer = _load_tokenizer(folder, meta)
-    if tokenizer.n_vocab > config.vocab_size:
-        raise WorkbenchError(f"model {folder}: the tokenizer has {tokenizer.n_vocab} ids but the "
-                             f"model only {config.vocab_size} embeddings")
-    template = None
-    if meta.get("template"):
-        template = template_from_dict(meta["template"], f"{folder / WORKBENCH_FILE}: template")
+    files = read_folder_files(folder, source)
     model = build_model(config, read_weights(weights), str(weights))
     model.to(device).eval()
     info = dict(info, folder=str(folder), weights=weights.name, params=model.num_params(),
                 config=asdict(config), device=device)
-    return LoadedModel(model, tokenizer, template, source, info)
+    return LoadedModel(model, files.tokenizer, files.template, source, info)
 
 
 def read_config(file: Path, dropout: float = 0.0):
@@ -353,7 +434,7 @@ def _load_tokenizer(folder: Path, meta: dict) -> Tokenizer:
 # The Hub
 
 
-def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, str]:
+def _fetch_from_hub(repo_id: str, revision: str | None, weights: bool = True) -> tuple[Path, str]:
     """Download (or find in the HF cache) the files a model needs; return (folder, commit).
 
     One API call asks for the commit and the file list, so no request is wasted on a file
@@ -402,8 +483,8 @@ def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, str]:
             if files is None:
                 raise WorkbenchError(_offline_message(repo_id, revision))
             raise WorkbenchError(f"{where}: the repo has no config.json (not a transformers model)")
-        weights = fetch("model.safetensors") or fetch("pytorch_model.bin")
-        if weights is None:
+        found = (fetch("model.safetensors") or fetch("pytorch_model.bin")) if weights else True
+        if found is None:
             if files is None:
                 raise WorkbenchError(_offline_message(repo_id, revision, "its weights"))
             raise WorkbenchError(f"{where}: the repo has neither model.safetensors nor "

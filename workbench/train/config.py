@@ -16,11 +16,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..constants import (BALANCE_STRATEGIES, BATCHERS, DEVICES, DTYPES, HEAD_VOCABS, LOSS_ON,
+                         SCHEDULES)
 from ..errors import WorkbenchError
 
-SCHEDULES = ("cosine", "linear", "constant")
-DTYPES = ("auto", "fp32", "bf16")
-DEVICES = ("auto", "cuda", "mps", "cpu")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "loss_on": LOSS_ON, "batcher": BATCHERS, "schedule": SCHEDULES, "dtype": DTYPES,
+    "device": DEVICES, "balance_strategy": BALANCE_STRATEGIES, "head_vocab": HEAD_VOCABS,
+}
+"""The fields that take one of a few values, and the values (argparse's `choices`, the Train
+form's drop-downs, the Batches screen's cycling keys). `device` also takes `cuda:N`."""
 
 
 @dataclass
@@ -133,28 +138,33 @@ class TrainConfig:
     """Processes (GPUs) for data-parallel training under torchrun; 1 for one."""
 
     # ------------------------------------------------------------------------------------
-    def validate(self) -> "TrainConfig":
-        """Raise WorkbenchError naming the first field that is wrong."""
+    def problems(self) -> dict[str, str]:
+        """Every field that is wrong, at once: {field: what is wrong (and what it got)}.
+
+        The Train form marks each of them, argparse and `validate()` report them, and the
+        recipe refuses a config that has any. A field whose value cannot be checked while
+        another is wrong (n_embd against a bad n_head) is only checked when that one is right.
+        """
+        out: dict[str, str] = {}
+
         def bad(name: str, why: str) -> None:
-            raise WorkbenchError(f"config field {name!r}: {why} (got {getattr(self, name)!r})")
+            out.setdefault(name, f"{why} (got {getattr(self, name)!r})")
 
         if not self.model:
             bad("model", "a model is needed (a Hub id, a folder, a session, or scratch)")
         if not self.data:
             bad("data", "a data source is needed")
         for name in ("n_layer", "n_head", "n_embd", "n_positions", "max_len", "batch_size",
-                     "grad_accum", "sample_max_new_tokens", "log_every"):
+                     "grad_accum", "sample_max_new_tokens", "log_every", "nproc"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
-        if self.model == "scratch" and self.n_embd % self.n_head:
+        if self.model == "scratch" and self.n_head >= 1 and self.n_embd % self.n_head:
             bad("n_embd", f"must be divisible by n_head ({self.n_head})")
         for name in ("max_steps", "warmup_steps", "eval_every", "eval_batches", "save_every",
                      "keep_last", "sample_every", "threads", "seed"):
             if getattr(self, name) < 0:
                 bad(name, "must not be negative")
-        if self.nproc < 1:
-            bad("nproc", "must be at least 1")
-        if not (self.epochs > 0 or self.max_steps > 0):
+        if not (self.epochs > 0 or self.max_steps > 0) or not math.isfinite(self.epochs):
             bad("epochs", "must be positive when max_steps is 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             bad("lr", "must be a positive number")
@@ -162,18 +172,14 @@ class TrainConfig:
             bad("min_lr_ratio", "must be between 0 and 1")
         if not 0 <= self.val_ratio < 1:
             bad("val_ratio", "must be in [0, 1)")
-        if self.weight_decay < 0:
+        if not self.weight_decay >= 0:
             bad("weight_decay", "must not be negative")
-        if self.grad_clip < 0:
+        if not self.grad_clip >= 0:
             bad("grad_clip", "must not be negative (0 turns clipping off)")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 bad(name, "must be in [0, 1)")
-        choices = {"loss_on": ("response", "all"), "batcher": ("random", "grouped", "packed"),
-                   "schedule": SCHEDULES, "dtype": DTYPES, "device": DEVICES,
-                   "balance_strategy": ("undersample", "oversample", "ratio"),
-                   "head_vocab": ("full", "data")}
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if name == "device" and value.startswith("cuda:") and value[5:].isdigit():
                 continue  # one GPU of several
@@ -184,6 +190,15 @@ class TrainConfig:
         if not isinstance(self.sample_prompts, list) or not all(
                 isinstance(p, str) for p in self.sample_prompts):
             bad("sample_prompts", "must be a list of strings")
+        return out
+
+    def validate(self) -> "TrainConfig":
+        """Raise WorkbenchError naming every field that is wrong (the first one first)."""
+        problems = self.problems()
+        if problems:
+            first, why = next(iter(problems.items()))
+            more = (f"; also {', '.join(list(problems)[1:])}" if len(problems) > 1 else "")
+            raise WorkbenchError(f"config field {first!r}: {why}{more}")
         return self
 
     # ------------------------------------------------------------------------------------

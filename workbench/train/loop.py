@@ -9,9 +9,15 @@ detached process started by `workbench.train.runner`.
   per-micro-batch means. The LM head runs only at target positions (`GPT.target_loss`).
 * AdamW without weight decay on biases and LayerNorm weights; linear warmup, then cosine,
   linear or constant; gradient clipping; bf16 autocast on CUDA, fp32 on MPS and CPU.
+* What it trains on comes from `workbench.recipe` (the template, tokenizer, held-out cut,
+  balancing, encoding and micro-batch plan), the same recipe `workbench batch` and the
+  Batches screen build. Each step's micro-batch fingerprints go to batches.jsonl, so the
+  inspector can show that a batch it draws is the one trained on.
 * Exact resume: a checkpoint holds the weights, the optimizer, the step, the data position
   (epoch, micro-batch) and the RNG states; the data order is a pure function of
-  (seed, epoch), so 10 + resume + 10 steps equal 20 straight.
+  (seed, epoch), so 10 + resume + 10 steps equal 20 straight. The metrics, eval, samples
+  and batches lines after the checkpoint's step are cut on resume: each step is in a
+  session's files once.
 * Stop (SIGTERM/SIGINT set `stop`): the current step finishes, a checkpoint is written,
   the state becomes `stopped`. A NaN/inf loss or CUDA out-of-memory ends the run `failed`
   with the step, what happened and what to do; earlier checkpoints are kept.
@@ -27,26 +33,17 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import WorkbenchError
-from ..fsutil import append_jsonl, write_text_atomic
-from ..sessions import CONFIG, EVAL, LOG, METRICS, SAMPLES, read_index, read_status
+from ..fsutil import append_jsonl, truncate_jsonl_after, write_json_atomic, write_text_atomic
+from ..sessions import (CONFIG, EVAL, LOG, METRICS, RECEIPTS, RECIPE, SAMPLES, read_index,
+                        read_status)
 from .config import TrainConfig
 from .status import StatusWriter, process_start_time
-
-
-@dataclass
-class DataBundle:
-    """The encoded training and validation data."""
-
-    train: Any                  # EncodedSet
-    val: Any | None             # EncodedSet or None
-    report: dict[str, Any]      # counts for the log and the status
 
 
 class Log:
@@ -108,181 +105,40 @@ def make_optimizer(model, config: TrainConfig, device: str):
 # ----------------------------------------------------------------------------------------
 
 
-def select_training_data(ds, config: TrainConfig, log: Callable[[str], None] = lambda _m: None):
-    """(dataset, training split, validation split or "") exactly as a run with this config
-    uses them: the validation split (or `val_ratio` of the training split, seeded), then the
-    balancing. The batch inspector calls this too, so it shows the rows training sees."""
-    from ..data.balance import balance, make_validation, parse_ratio
-
-    if config.split not in ds.splits:
-        raise WorkbenchError(f"config field 'split': {config.data} has no split {config.split!r} "
-                             f"(splits: {', '.join(ds.split_names)})")
-    val_split = config.val_split or ("validation" if "validation" in ds.splits else "")
-    if config.val_split and config.val_split not in ds.splits:
-        raise WorkbenchError(f"config field 'val_split': {config.data} has no split "
-                             f"{config.val_split!r} (splits: {', '.join(ds.split_names)})")
-    if not val_split and config.val_ratio > 0:
-        n = ds.num_rows(config.split)
-        if 0 < round(n * config.val_ratio) < n:
-            ds = make_validation(ds, config.val_ratio, seed=config.seed, from_split=config.split,
-                                 name="validation")
-            val_split = "validation"
-        else:
-            log(f"no validation: val_ratio {config.val_ratio} of {n} rows is no row")
-    keep = {config.split: ds.split(config.split)}
-    if val_split:
-        keep[val_split] = ds.split(val_split)
-    ds = ds.with_splits(keep)
-    if config.balance_label:
-        ds, rep = balance(ds, config.balance_label, config.balance_strategy, seed=config.seed,
-                          ratio=parse_ratio(config.balance_ratio))
-        log(f"balanced by {config.balance_label} ({config.balance_strategy}): "
-            f"{rep.before} -> {rep.after}")
-    return ds, config.split, val_split
-
-
-def prepare_data(config: TrainConfig, template, tokenizer, log: Callable[[str], None]) -> DataBundle:
-    """Open, split, balance and encode the data; count what is usable and what is not."""
-    from ..collate import encode_examples
-    from ..data.sources import open_dataset
-
-    ds = open_dataset(config.data, format=config.format or None)
-    ds, _, val_split = select_training_data(ds, config, log)
-    bad = ds.bad
-    if bad:
-        log(f"{bad.total} bad rows in {config.data} skipped: " + "; ".join(bad.lines()))
-    train = encode_examples(ds.iter_examples(config.split), template, tokenizer,
-                            loss_on=config.loss_on, max_len=config.max_len)
-    val = (encode_examples(ds.iter_examples(val_split), template, tokenizer,
-                           loss_on=config.loss_on, max_len=config.max_len) if val_split else None)
-    report = {"format": ds.format, "train_rows": ds.num_rows(config.split),
-              "trainable": len(train), "dropped": len(train.dropped),
-              "truncated": int(train.truncated.sum()), "template_errors": len(train.errors),
-              "bad_rows": bad.total, "val_rows": ds.num_rows(val_split) if val_split else 0,
-              "val_trainable": len(val) if val is not None else 0,
-              "target_tokens": int(train.target.sum())}
-    log(f"data {config.data} ({ds.format}): {report['train_rows']} training rows -> "
-        f"{report['trainable']} trainable examples, {report['dropped']} dropped (no target "
-        f"after truncation to max_len {config.max_len}), {report['truncated']} truncated, "
-        f"{report['template_errors']} not renderable with {template.name}; validation "
-        f"{report['val_trainable']} examples")
-    for row, reason in train.dropped[:3]:
-        log(f"  dropped row {row}: {reason}")
-    for row, problem in train.errors[:3]:
-        log(f"  skipped row {row}: {problem}")
-    if len(train) == 0:
-        raise WorkbenchError(f"no training example has a target ({report['train_rows']} rows: "
-                             f"{report['dropped']} dropped, {report['template_errors']} not "
-                             f"renderable with template {template.name})")
-    if val is not None and len(val) == 0:
-        val = None
-    return DataBundle(train, val, report)
-
-
-def build_model(config: TrainConfig, device: str, sessions_dir: Path | None,
+def build_model(config: TrainConfig, recipe, device: str, sessions_dir: Path | None,
                 resume_from: Path | None = None):
-    """(model, tokenizer, template) from the config: a pretrained model or a new one, or,
-    to resume, exactly what the checkpoint holds (weights, tokenizer, template)."""
-    from ..data.formats import default_template
+    """The model to train: the checkpoint's weights (a resumed run), a new one (`scratch`,
+    seeded), or the pretrained one; its embeddings grown to the recipe's tokenizer (the
+    template's special tokens)."""
     from ..model import GPT, GPTConfig, load_model
-    from ..templates import get_template
-    from ..tokenizer import load_tokenizer
 
     if resume_from is not None:
-        loaded = load_model(resume_from, device=device)
-        if loaded.template is None:
-            raise WorkbenchError(f"{resume_from}: the checkpoint records no template")
-        return loaded.model, loaded.tokenizer, loaded.template
-    if config.model == "scratch":
-        tokenizer = load_tokenizer(config.tokenizer)
-        saved_template = None
-        model = None
-    else:
-        loaded = load_model(config.model, device=device, revision=config.revision or None,
-                            sessions_dir=sessions_dir)
-        tokenizer, saved_template, model = loaded.tokenizer, loaded.template, loaded.model
-    if config.template:
-        template = get_template(config.template)
-    elif saved_template is not None and saved_template.name != "text":
-        template = saved_template
-    else:
-        template = get_template(default_template(config.format or _guess_format(config)))
-    from ..collate import tokenizer_for
-
-    tok = tokenizer_for(tokenizer, template)
-    if model is None:
+        model = load_model(resume_from, device=device).model
+    elif config.model == "scratch":
         import torch
 
         torch.manual_seed(config.seed)
         model = GPT(GPTConfig(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-                              n_positions=config.n_positions, vocab_size=tok.n_vocab)).to(device)
-    if tok.n_vocab > model.config.vocab_size:
-        model.resize_token_embeddings(tok.n_vocab)
-    if config.max_len > model.config.n_positions:
-        raise WorkbenchError(f"config field 'max_len': {config.max_len} is more than the "
-                             f"model's context ({model.config.n_positions} positions)")
-    return model, tok, template
-
-
-def _guess_format(config: TrainConfig) -> str:
-    from ..data.sources import open_dataset
-
-    return open_dataset(config.data).format
+                              n_positions=config.n_positions,
+                              vocab_size=recipe.tokenizer.n_vocab)).to(device)
+    else:
+        model = load_model(config.model, device=device, revision=config.revision or None,
+                           sessions_dir=sessions_dir).model
+    if recipe.tokenizer.n_vocab > model.config.vocab_size:
+        model.resize_token_embeddings(recipe.tokenizer.n_vocab)
+    return model
 
 
 # ----------------------------------------------------------------------------------------
 
 
-class Stream:
-    """The endless sequence of micro-batch plans: epoch 0's batches, then epoch 1's, ...
-    Its position (epoch, index) is all a resume needs: plans are a function of (seed, epoch)."""
-
-    def __init__(self, encoded, config: TrainConfig, pad_id: int, epoch: int = 0, index: int = 0):
-        self.encoded, self.config, self.pad_id = encoded, config, pad_id
-        self.epoch, self.index = epoch, index
-        self._plan_epoch = -1
-        self._plan: list = []
-
-    def plan(self, epoch: int) -> list:
-        from ..collate import plan_batches
-
-        if epoch != self._plan_epoch:
-            self._plan = plan_batches(self.encoded.lengths, self.config.batch_size,
-                                      self.config.batcher, seed=self.config.seed, epoch=epoch,
-                                      max_len=self.config.max_len)
-            self._plan_epoch = epoch
-        return self._plan
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return len(self.plan(0))
-
-    def take(self, n: int) -> list:
-        """The next n micro-batches (collated), advancing the position."""
-        from ..collate import collate_plan
-
-        out = []
-        for _ in range(n):
-            plan = self.plan(self.epoch)
-            if self.index >= len(plan):
-                self.epoch, self.index = self.epoch + 1, 0
-                plan = self.plan(self.epoch)
-            out.append(collate_plan(self.encoded, plan[self.index], pad_id=self.pad_id))
-            self.index += 1
-        return out
-
-    @property
-    def epoch_progress(self) -> float:
-        return self.epoch + self.index / max(1, len(self.plan(self.epoch)))
-
-
-def head_vocab(data: DataBundle, config: TrainConfig, device: str):
+def head_vocab(recipe, config: TrainConfig, device: str):
     """The sorted token ids the LM head's softmax covers when head_vocab = "data", else None."""
     if config.head_vocab != "data":
         return None
     import torch
 
-    parts = [data.train.ids] + ([data.val.ids] if data.val is not None else [])
+    parts = [recipe.train.ids] + ([recipe.val.ids] if recipe.val is not None else [])
     ids = np.unique(np.concatenate(parts))
     return torch.from_numpy(ids.astype(np.int64)).to(device)
 
@@ -400,13 +256,27 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     torch.manual_seed(config.seed)
 
     # -- set up -------------------------------------------------------------------------
+    from ..collate import fingerprint
+    from ..recipe import build_recipe, encoded_fingerprint, pinned_side, read_recipe_record
+
     resume_from = _resume_folder(session) if resume else None
-    model, tokenizer, template = build_model(config, device, sessions_dir, resume_from)
-    data = prepare_data(config, template, tokenizer, log)
-    pad_id = tokenizer.eos_id
-    per_step = config.grad_accum * dist.world
-    stream = Stream(data.train, config, pad_id)
-    max_steps = config.max_steps or max(1, math.ceil(config.epochs * stream.batches_per_epoch / per_step))
+    # what the run trains on: one recipe (a resumed run keeps its checkpoint's template and
+    # tokenizer), the same the inspector builds
+    side = pinned_side(resume_from) if resume_from is not None else None
+    recipe = build_recipe(config, sessions_dir=sessions_dir, side=side, log=log)
+    model = build_model(config, recipe, device, sessions_dir, resume_from)
+    tokenizer, template = recipe.tokenizer, recipe.template
+    if dist.is_main:
+        if resume_from is None or not (session / RECIPE).exists():
+            write_json_atomic(session / RECIPE, recipe.describe())
+        elif read_recipe_record(session).get("train_fingerprint") not in (
+                None, encoded_fingerprint(recipe.train)):
+            log("warning: the data (or the tokenizer) changed since this run started: the "
+                "resumed steps train on other examples than the first ones did")
+    pad_id = recipe.pad_id
+    per_step = recipe.per_step
+    cursor = recipe.stream()
+    max_steps = recipe.max_steps
     optimizer = make_optimizer(model, config, device)
     step, tokens_seen, elapsed_before, best = 0, 0, 0.0, (None, None)
     if resume_from is not None:
@@ -416,10 +286,13 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         step, tokens_seen = state["step"], state["tokens_seen"]
         elapsed_before = state["elapsed_s"]
         best = (state.get("best_val_loss"), state.get("best_step"))
-        stream.epoch, stream.index = state["data_epoch"], state["data_index"]
+        cursor.epoch, cursor.index = state["data_epoch"], state["data_index"]
         _set_rng(state["rng"])
-        log(f"resumed from {folder.name} at step {step} (epoch {stream.epoch}, batch {stream.index})")
-    vocab = head_vocab(data, config, device)
+        if dist.is_main:  # the steps after the checkpoint run again: their lines go
+            for name in (METRICS, EVAL, RECEIPTS, SAMPLES):
+                truncate_jsonl_after(session / name, step)
+        log(f"resumed from {folder.name} at step {step} (epoch {cursor.epoch}, batch {cursor.index})")
+    vocab = head_vocab(recipe, config, device)
     if vocab is not None:
         log(f"head_vocab data: the softmax covers the {len(vocab)} token ids of the data")
     train_model = dist.wrap(model, vocab)
@@ -429,12 +302,12 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         f"tokenizer {tokenizer.describe()}; {max_steps} steps of {per_step} micro-batches × "
         f"{config.batch_size} rows ({config.batcher}, loss on {config.loss_on})")
     status.update(state="running", step=step, max_steps=max_steps, device=device,
-                  template=template.name, data_report=data.report, n_params=n_params)
+                  template=template.name, data_report=recipe.report, n_params=n_params)
 
     def trainer_state() -> dict:
         return {"step": step, "tokens_seen": tokens_seen, "elapsed_s": elapsed_s(),
-                "optimizer": optimizer.state_dict(), "data_epoch": stream.epoch,
-                "data_index": stream.index, "rng": _get_rng(), "best_val_loss": best[0],
+                "optimizer": optimizer.state_dict(), "data_epoch": cursor.epoch,
+                "data_index": cursor.index, "rng": _get_rng(), "best_val_loss": best[0],
                 "best_step": best[1], "max_steps": max_steps}
 
     start_time = time.time()
@@ -453,9 +326,9 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
 
     def run_eval() -> float | None:
         nonlocal best
-        if data.val is None:
+        if recipe.val is None:
             return None
-        val_loss, n = evaluate(model, data.val, config, pad_id, device, vocab)
+        val_loss, n = evaluate(model, recipe.val, config, pad_id, device, vocab)
         if best[0] is None or val_loss < best[0]:
             best = (val_loss, step)
         if dist.is_main:
@@ -474,7 +347,8 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
             lr = lr_at(step, config, max_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batches = stream.take(per_step)
+            taken = cursor.take(per_step)
+            batches = [b for _e, _i, b in taken]
             mine = batches[dist.rank::dist.world]
             # the step's loss is normalised by ALL its target tokens, on every process
             n_targets = dist.sum(sum(b.n_targets for b in batches[dist.rank::dist.world]))
@@ -498,8 +372,12 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
             real = dist.sum(sum(b.n_real for b in mine))
             tokens_seen += real
             dt = time.time() - t0
+            if dist.is_main:  # the receipt: what each micro-batch of this step was
+                append_jsonl(session / RECEIPTS, {"step": step,
+                                                  "micro": [fingerprint(b) for b in batches],
+                                                  "at": [[e, i] for e, i, _b in taken]})
             if dist.is_main and (step % config.log_every == 0 or step == max_steps):
-                metrics = {"step": step, "epoch": round(stream.epoch_progress, 4), "loss": loss,
+                metrics = {"step": step, "epoch": round(cursor.epoch_progress, 4), "loss": loss,
                            "lr": lr, "grad_norm": float(grad_norm), "tokens": real,
                            "target_tokens": n_targets, "tokens_per_s": round(real / dt, 1),
                            "elapsed_s": round(elapsed_s(), 3)}
