@@ -223,12 +223,18 @@ class BatchesScreen(WorkbenchScreen):
             self.show_error(err.message, hint="(session batches)")
             return
         self.session, self.config = name, config
+        self.refresh_bindings()
         self._goto = (step, micro) if step is not None else (1, 0)
         self._show_settings()
         if self.recipe is not None and self._built_for == self._key() and not self.busy:
             self._goto_step()
         else:
             self.rebuild()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "working":
+            return True if self.session is not None else None  # only from a session's batches
+        return True
 
     def action_working(self) -> None:
         """Back to the working config's batches (from a session's)."""
@@ -237,6 +243,7 @@ class BatchesScreen(WorkbenchScreen):
             return
         self.session = None
         self.receipt = None
+        self.refresh_bindings()
         self.context_changed()
 
     def rebuild(self) -> None:

@@ -487,19 +487,24 @@ async def test_balance_ratio_with_a_validation_share_saves_a_folder(tmp_path, mo
         dialog.query_one("#balance-val").value = "0.25"
         await pilot.pause(0.3)
         await settle(pilot)
-        assert dialog.result[2]["train"] == {"capital": 12, "arithmetic": 12, "definition": 0,
-                                             "code": 0}
+        # the validation share is cut first, from the data as it is (every class keeps its
+        # share there); only the training part is balanced
+        assert dialog.result[2] == {"train": {"capital": 9, "arithmetic": 9},
+                                    "validation": {"capital": 6, "arithmetic": 3,
+                                                   "definition": 2, "code": 1}}
+        assert "cut first" in screen_text(dialog, "#balance-preview")
         assert dialog.query_one("#balance-out").value == "data/alpaca-balanced"
         dialog.query_one("#balance-save").press()
         await settle(pilot)
         folder = tmp_path / "data" / "alpaca-balanced"
         meta = json.loads((folder / "manifest.json").read_text())
-        assert meta["rows"] == {"train": 18, "validation": 6}
-        assert meta["validation"] == {"ratio": 0.25, "stratify": "category", "seed": 3}
+        assert meta["rows"] == {"train": 18, "validation": 12}
+        assert {k: meta["validation"][k] for k in ("ratio", "stratify", "seed", "rows")} == {
+            "ratio": 0.25, "stratify": "category", "seed": 3, "rows": 12}
         assert meta["balance"]["ratio"] == {"capital": 0.5, "arithmetic": 0.5}
         screen = app.screen
         assert app.state.source == str(folder)
-        assert screen.ds.counts() == {"train": 18, "validation": 6}
+        assert screen.ds.counts() == {"train": 18, "validation": 12}
 
 
 @sync
