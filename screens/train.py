@@ -923,7 +923,9 @@ class TrainScreen(WorkbenchScreen):
         if watch is None:
             return
         try:
-            config = TrainConfig.from_toml(watch.path / "config.toml")
+            from workbench.sessions import CONFIG
+
+            config = TrainConfig.from_toml(watch.path / CONFIG)
         except WorkbenchError as err:
             self.show_error(err.message)
             return

@@ -41,3 +41,28 @@ def test_engine_source_has_no_ui_imports():
                 if path.name != "cli.py":
                     offenders.append(f"{path}:{n}: {s}")
     assert offenders == []
+
+
+def test_layers_point_one_way():
+    """Lower layers never import higher ones: the data layer knows nothing of templates,
+    tokenizers or collation (the recipe, above it, puts them together), and the model
+    package loads its small files without torch (a screen reads a model's tokenizer and
+    template in a worker without paying for torch)."""
+    loaded = _loaded_after("import workbench.data.sources, workbench.data.balance, "
+                           "workbench.data.dataset, workbench.data.save")
+    for higher in ("workbench.collate", "workbench.templates", "workbench.tokenizer",
+                   "workbench.recipe", "workbench.train", "torch"):
+        assert higher not in loaded, higher
+    loaded = _loaded_after("from workbench.model.load import read_model_files\n"
+                           "import workbench.recipe")
+    assert "torch" not in loaded
+    offenders = []
+    for path in (ROOT / "screens").rglob("*.py"):
+        text = path.read_text()
+        for name in ("config.toml", "metrics.jsonl", "status.json", "batches.jsonl",
+                     "recipe.json", "index.json"):
+            for n, line in enumerate(text.splitlines(), 1):
+                code = line.split("#")[0]
+                if f'"{name}"' in code or f"'{name}'" in code:
+                    offenders.append(f"{path}:{n}: {name}")
+    assert offenders == [], "screens name session files through workbench.sessions"
