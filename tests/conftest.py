@@ -3,6 +3,8 @@ reason when it is absent; nothing here touches the network."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -54,3 +56,11 @@ def run_cli(*args: str, input: str | None = None, cwd: Path | None = None,
     return subprocess.run([sys.executable, "-m", "workbench", *args], input=input,
                           capture_output=True, text=True, cwd=cwd or ROOT, env=full_env,
                           timeout=timeout)
+
+
+def sync(test):
+    """Run an async test with asyncio (the project has no async pytest plugin)."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+    return run

@@ -9,19 +9,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 from pathlib import Path
 
 import pytest
 
-
-def sync(test):
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return run
+from conftest import sync
 
 
 @pytest.fixture(autouse=True)
