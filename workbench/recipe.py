@@ -513,8 +513,14 @@ def session_recipe(session: Path, *, sessions_dir=None, dataset=None, reuse: Rec
             side = replace(base, template=template_from_dict(record["template"],
                                                              str(session / RECIPE)),
                            pinned=True)
-    recipe = build_recipe(config, sessions_dir=sessions_dir, side=side, dataset=dataset,
-                          reuse=reuse, progress=progress, cancelled=cancelled)
+    try:
+        recipe = build_recipe(config, sessions_dir=sessions_dir, side=side, dataset=dataset,
+                              reuse=reuse, progress=progress, cancelled=cancelled)
+    except Cancelled:
+        raise
+    except WorkbenchError as err:
+        raise WorkbenchError(f"session {session.name} (trained on {config.data}): "
+                             f"{err.message}") from None
     record = read_recipe_record(session)
     want = record.get("train_fingerprint")
     if want and want != encoded_fingerprint(recipe.train):
