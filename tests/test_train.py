@@ -121,7 +121,7 @@ def test_session_layout_is_pinned(data, tmp_path):
     session = tmp_path / "run"
     loop.run(tiny(data, max_steps=30, save_every=10, keep_last=1), session)
     assert sorted(p.name for p in session.iterdir()) == [
-        "batches.jsonl", "checkpoints", "config.toml", "eval.jsonl", "metrics.jsonl",
+        ".lock", "batches.jsonl", "checkpoints", "config.toml", "eval.jsonl", "metrics.jsonl",
         "recipe.json", "samples.jsonl", "status.json", "train.log"]
     assert sorted(p.name for p in (session / "checkpoints").iterdir()) == sorted(
         ["index.json", *{read_index(session)["best"], "step-30"}])

@@ -11,6 +11,7 @@ sessions/<name>/
   batches.jsonl       per optimizer step, the fingerprint of each micro-batch trained on
   recipe.json         the resolved recipe: template, tokenizer, held-out cut, data counts
   train.log           the process's output
+  .lock               flock'ed by the process training the session (one trainer at a time)
   checkpoints/
     index.json        {"latest": "step-40", "best": "step-30", "checkpoints": [...]}
     step-N/           HF GPT-2 layout (config.json, model.safetensors, tokenizer files,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,24 @@ RECEIPTS = "batches.jsonl"
 RECIPE = "recipe.json"
 CHECKPOINTS = "checkpoints"
 INDEX = "index.json"
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_WHICH = re.compile(r"^(latest|best|step-[0-9]+)$")
+
+
+def check_session_name(name: str) -> str:
+    """A session name is a folder name, never a path: letters, digits, '.', '_', '-'."""
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise WorkbenchError(f"session name {name!r}: use letters, digits, '.', '_' and '-' "
+                             "(at most 80, starting with a letter or digit)")
+    return name
+
+
+def check_checkpoint_name(which: str) -> str:
+    if not _WHICH.match(which or ""):
+        raise WorkbenchError(f"checkpoint {which!r}: use latest, best or step-N")
+    return which
 
 
 def default_sessions_dir() -> Path:
@@ -73,10 +93,14 @@ def read_index(session: Path) -> dict:
 
 def resolve_checkpoint(session: Path, which: str = "latest") -> Path:
     """A checkpoint folder of a session: `latest`, `best`, or `step-N`."""
+    check_checkpoint_name(which)
     index = read_index(session)
     root = session / CHECKPOINTS
     if which in ("latest", "best"):
         name = index.get(which) or (index.get("latest") if which == "best" else None)
+        if name is not None and not _WHICH.match(str(name)):
+            raise WorkbenchError(f"session {session.name}: {root / INDEX} names checkpoint "
+                                 f"{name!r}, which is not step-N")
         if name is None:  # no index (an older or copied run): the highest step
             steps = sorted((int(p.name.split("-")[1]), p) for p in root.glob("step-*")
                            if p.name.split("-")[1].isdigit()) if root.exists() else []
@@ -117,12 +141,20 @@ def split_model_spec(spec: str) -> tuple[str, str]:
 
 
 def find_session(spec: str, sessions_dir: str | os.PathLike | None = None) -> Path | None:
-    """The session folder a model spec names (`NAME`, `NAME@best`, `session:NAME`), if any."""
-    name, _ = split_model_spec(spec.removeprefix("session:"))
-    if "/" in name or not name:
+    """The session folder a model spec names (`NAME`, `NAME@best`, `session:NAME`), if any.
+    A spec that is a session name but asks for a checkpoint that is not latest, best or
+    step-N (`NAME@../../x`) is refused: nothing outside the session is ever named."""
+    is_session = spec.startswith("session:")
+    name, which = split_model_spec(spec.removeprefix("session:"))
+    if "/" in name or not name or not _NAME.match(name):
+        if is_session:
+            check_session_name(name)
         return None
     path = session_dir(name, sessions_dir)
-    return path if (path / CONFIG).exists() or (path / CHECKPOINTS).exists() else None
+    found = path if (path / CONFIG).exists() or (path / CHECKPOINTS).exists() else None
+    if found is not None or is_session:
+        check_checkpoint_name(which)
+    return found
 
 
 def read_receipts(session: Path) -> dict[int, dict]:

@@ -120,9 +120,16 @@ def _show(ds, args) -> int:
             raise WorkbenchError(f"--filter: expected LABEL=VALUE, got {args.filter!r}")
         label, value = args.filter.split("=", 1)
     split = args.split or ds.default_split
+    total = ds.num_rows(split)
+    if total is not None and args.offset and args.offset >= total:
+        raise WorkbenchError(f"--offset {args.offset}: split {split!r} of {args.source} has "
+                             f"{total:,} rows (offsets 0 to {total - 1:,})")
     # pages of size `limit` starting at `offset`: fetch the covering range
     page_no, skip = divmod(args.offset, args.limit)
     page = ds.page(split, page_no, args.limit, search=args.search, label=label, value=value)
+    if args.offset and args.offset >= page.matched and (args.search or label):
+        raise WorkbenchError(f"--offset {args.offset}: {page.matched:,} rows match "
+                             f"(offsets 0 to {max(0, page.matched - 1):,})")
     rows = page.rows[skip:]
     if skip:
         rows += ds.page(split, page_no + 1, args.limit, search=args.search, label=label,

@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sessions", metavar="DIR", default=argparse.SUPPRESS,
                    help="sessions folder (default: ./sessions)")
     p.add_argument("--resume", metavar="NAME", help="continue session NAME from its last checkpoint")
+    p.add_argument("--from", dest="from_", metavar="CHECKPOINT",
+                   help="with --resume: the checkpoint to continue from (step-N or best; "
+                        "default: the latest)")
     p.add_argument("--detach", action="store_true",
                    help="start in the background (own process session) and return")
     p.add_argument("--stop", metavar="NAME", help="ask running session NAME to stop (checkpoint first)")
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
                   if not callable(f.default_factory) else f"{f.name:22} = []              "
                   f"{field_help().get(f.name, '')}")
         return 0
+    if args.from_ and not args.resume:
+        raise WorkbenchError("--from goes with --resume NAME")
     if args.stop:
         if runner.stop(args.stop, sessions):
             print(f"asked session {args.stop} to stop (it saves a checkpoint first)")
@@ -71,15 +76,22 @@ def run(args: argparse.Namespace) -> int:
         if args.config or any(k.startswith("cfg_") for k in vars(args)):
             raise WorkbenchError("--resume continues with the session's own config; "
                                  "do not give a config or config flags")
-        session = sessions / args.resume
+        session = sessions / runner.check_name(args.resume)
         if not (session / CONFIG).exists():
             raise WorkbenchError(f"no session {args.resume!r} in {sessions}")
+        if args.from_:
+            from ..sessions import resolve_checkpoint
+
+            resolve_checkpoint(session, args.from_)  # a name that is not there: said now
         if args.detach:
+            if args.from_:
+                raise WorkbenchError("--from runs in the foreground; drop --detach")
             runner.resume(args.resume, sessions)
             print(f"resumed session {args.resume} in the background (log: {session / 'train.log'})")
             return 0
         config = TrainConfig.from_toml(session / CONFIG)
-        return _foreground(config, session, resume=True, quiet=args.quiet, sessions=sessions)
+        return _foreground(config, session, resume=True, quiet=args.quiet, sessions=sessions,
+                           resume_from=args.from_)
     config = _config(args)
     config.validate()
     if args.detach:
@@ -92,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if session.exists() and (session / "checkpoints").exists() and not _same_config(session, config):
         raise WorkbenchError(f"session {name!r} already exists in {sessions}; choose another "
                              f"name or --resume {name}")
-    return _foreground(config, session, resume=False, quiet=args.quiet, sessions=sessions)
+    return _foreground(config, session, resume=False, quiet=args.quiet, sessions=sessions,
+                       discard=not session.exists())
 
 
 def _same_config(session: Path, config) -> bool:
@@ -105,7 +118,8 @@ def _same_config(session: Path, config) -> bool:
         return False
 
 
-def _foreground(config, session: Path, *, resume: bool, quiet: bool, sessions: Path) -> int:
+def _foreground(config, session: Path, *, resume: bool, quiet: bool, sessions: Path,
+                resume_from: str | None = None, discard: bool = False) -> int:
     from ..train import loop, runner
 
     if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -113,14 +127,16 @@ def _foreground(config, session: Path, *, resume: bool, quiet: bool, sessions: P
         import subprocess
 
         from ..fsutil import write_text_atomic
+        from ..sessions import CONFIG
+        from ..train.lock import acquire
 
-        session.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            write_text_atomic(session / "config.toml", config.to_toml())
-        cmd = runner.command_for(session, resume=resume, nproc=config.nproc)
-        if not quiet:
-            cmd = [c for c in cmd if c != "--quiet"]
-        return subprocess.call(cmd)
+        with acquire(session):  # held here for every rank torchrun starts
+            if not resume:
+                write_text_atomic(session / CONFIG, config.to_toml())
+            cmd = runner.command_for(session, resume=resume, nproc=config.nproc)
+            if not quiet:
+                cmd = [c for c in cmd if c != "--quiet"]
+            return subprocess.call(cmd)
     stop = threading.Event()
     interrupts = {"n": 0}
 
@@ -137,7 +153,8 @@ def _foreground(config, session: Path, *, resume: bool, quiet: bool, sessions: P
     signal.signal(signal.SIGINT, on_signal)
     bar = Progress(enabled=not quiet and sys.stderr.isatty())
     state = loop.run(config, session, resume=resume, stop=stop, echo=not quiet and not bar.enabled,
-                     on_step=bar.update, sessions_dir=sessions)
+                     on_step=bar.update, sessions_dir=sessions, resume_from=resume_from,
+                     discard_on_preflight=discard)
     bar.close()
     from ..sessions import read_status
 

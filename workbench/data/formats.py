@@ -66,6 +66,27 @@ def detect_format(columns: Iterable[str]) -> str | None:
     return None
 
 
+VOTE_ROWS = 100
+"""How many rows vote on a file's format."""
+
+
+def vote_format(rows: Iterable[Any]) -> tuple[str | None, dict[str, int]]:
+    """The format most of these rows fit, by the keys each holds (a key whose value is
+    null does not count), and the votes: one odd row first does not decide a file."""
+    votes: dict[str, int] = {}
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        fmt = detect_format(k for k, v in row.items() if v is not None and not k.startswith("_"))
+        if fmt is not None:
+            votes[fmt] = votes.get(fmt, 0) + 1
+    if not votes:
+        return None, votes
+    order = {name: i for i, name in enumerate(DETECT_ORDER)}
+    best = max(votes, key=lambda f: (votes[f], -order[f]))
+    return best, dict(sorted(votes.items(), key=lambda kv: -kv[1]))
+
+
 def check_format(name: str) -> str:
     if name not in FORMATS and name != TINYSTORIES_RAW:
         raise WorkbenchError(f"unknown format {name!r} (known: {', '.join(format_names())})")

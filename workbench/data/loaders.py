@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import RowError, WorkbenchError
-from .formats import detect_format, row_to_example
+from .formats import VOTE_ROWS, row_to_example, vote_format
 from .local import read_json_rows
 from .problems import BadRows
 from . import tinystories as ts
@@ -102,13 +102,15 @@ def _python_rows(items: Iterable[tuple[int, Any]], fmt: str | None, bad: BadRows
     items = iter(items)
     buffered: list[tuple[int, Any]] = []
     if fmt is None:
+        dicts = 0
         for row, obj in items:
             buffered.append((row, obj))
-            if isinstance(obj, dict) or len(buffered) > 1000:
+            dicts += isinstance(obj, dict)
+            if dicts >= VOTE_ROWS or len(buffered) > 10 * VOTE_ROWS:
                 break
-        columns = next((o.keys() for _, o in buffered if isinstance(o, dict)), [])
-        fmt = detect_format(columns)
+        fmt, _votes = vote_format(o for _, o in buffered)
         if fmt is None:
+            columns = next((o.keys() for _, o in buffered if isinstance(o, dict)), [])
             raise WorkbenchError(f"{file}: cannot tell the format from columns {sorted(columns)}; "
                                  "pass --format (alpaca, chat, prompt-completion, text, ...)")
     rows, numbers = [], []
@@ -168,7 +170,11 @@ def _try_arrow_json(path: Path) -> pa.Table | None:
     if head.startswith(b"[") or head.startswith(b"\xef\xbb\xbf"):
         return None
     try:
-        return pj.read_json(path, read_options=pj.ReadOptions(block_size=16 << 20))
+        table = pj.read_json(path, read_options=pj.ReadOptions(block_size=16 << 20))
+        # pyarrow does not check that string values are UTF-8: a row with a bad byte would
+        # fail later, in a search or a page. The careful reader counts and skips such rows.
+        table.validate(full=True)
+        return table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError):
         return None
 

@@ -59,21 +59,59 @@ def _chunks(ds: Dataset, split: str) -> Iterator[pa.Table]:
 def _write_jsonl_rows(path: Path, rows: Iterable[dict]) -> int:
     tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 
 def save_dataset(ds: Dataset, out: str | Path, *, as_: str | None = None,
                  manifest_extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write `ds` to `out`; returns the manifest written beside it."""
+    """Write `ds` to `out`; returns the manifest written beside it. A path that cannot be
+    written (under a file, read-only, a full disk) is a WorkbenchError naming it; nothing
+    partial is left behind."""
     out = Path(out)
     kind = as_ or ("jsonl" if out.suffix == ".jsonl" else "arrow")
     if kind not in ("jsonl", "arrow"):
         raise WorkbenchError(f"--as must be jsonl or arrow, not {kind!r}")
+    if as_ == "arrow" and out.suffix == ".jsonl":
+        raise WorkbenchError(f"--out {out}: --as arrow writes a folder (save_to_disk), not a "
+                             ".jsonl file; drop --as, or give a folder")
+    check_writable(out)
+    try:
+        return _save_dataset(ds, out, kind, manifest_extra)
+    except OSError as err:
+        raise WorkbenchError(_write_problem(out, err)) from None
+
+
+def check_writable(out: Path) -> None:
+    """Refuse an output path under a file (`x.json/y.jsonl`) before any work is done."""
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WorkbenchError(f"--out {out}: {parent} is a file, not a folder; give a "
+                                     "path in a folder")
+            break
+
+
+def _write_problem(out: Path, err: OSError) -> str:
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"--out {out}: the disk is full ({err.strerror}); free some space or write elsewhere"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"--out {out}: cannot write there ({err.strerror}); give a writable folder"
+    return f"--out {out}: cannot write ({err.strerror or err})"
+
+
+def _save_dataset(ds: Dataset, out: Path, kind: str,
+                  manifest_extra: dict[str, Any] | None) -> dict[str, Any]:
     counts = ds.counts()
     meta = manifest(ds, rows=counts, **(manifest_extra or {}))
     if out.suffix == ".jsonl":
@@ -138,6 +176,15 @@ def save_stream(sds, out: str | Path, rows_by_split: dict[str, Iterable[dict]],
     """Write streamed rows (a streaming balance) as JSONL: a file for one split, else a
     folder of `<split>.jsonl`."""
     out = Path(out)
+    check_writable(out)
+    try:
+        return _save_stream(sds, out, rows_by_split, manifest_extra)
+    except OSError as err:
+        raise WorkbenchError(_write_problem(out, err)) from None
+
+
+def _save_stream(sds, out: Path, rows_by_split: dict[str, Iterable[dict]],
+                 manifest_extra: dict[str, Any] | None) -> dict[str, Any]:
     meta = manifest(sds, **(manifest_extra or {}))
     meta["rows"] = {}
     if out.suffix == ".jsonl":

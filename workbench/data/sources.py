@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from ..errors import WorkbenchError
 from .dataset import Dataset, Split
-from .formats import TINYSTORIES_RAW, check_format, detect_format
+from .formats import (TINYSTORIES_RAW, VOTE_ROWS, check_format, detect_format, format_names,
+                      vote_format)
 from .loaders import RawData, load_hub, load_local, parse_tinystories_file, raw_from_hub
 from .problems import BadRows
 from .records import Example
@@ -91,8 +92,12 @@ def _to_dataset(source: str, raw: RawData, fmt: str | None, split: str | None) -
     detected = fmt is None
     fmt = fmt or raw.format
     if fmt is None:
+        # a vote of the first rows (by the fields each one holds), not the union of every
+        # column: one odd row does not decide the format of the file
         first = next(iter(raw.splits.values()))
-        fmt = detect_format(c for c in first.column_names if not c.startswith("_"))
+        fmt, _votes = vote_format(first.slice(0, VOTE_ROWS).to_pylist())
+        if fmt is None:
+            fmt = detect_format(c for c in first.column_names if not c.startswith("_"))
         if fmt is None:
             cols = sorted(c for c in first.column_names if not c.startswith("_"))
             raise WorkbenchError(f"{source}: cannot tell the format from columns {cols}; "
@@ -114,11 +119,28 @@ def _to_dataset(source: str, raw: RawData, fmt: str | None, split: str | None) -
     if split is not None and not splits:
         raise WorkbenchError(f"{source}: no split {split!r} (splits: {', '.join(raw.splits)})")
     ds = Dataset(source, fmt, detected, splits, raw.info)
+    if detected:
+        _check_fit(source, fmt, ds)
     if sum(len(s) for s in splits.values()) == 0:
         bad = ds.bad
         raise WorkbenchError(f"{source}: no usable rows ({bad.total} bad"
                              + (f"; first: {bad.first_error()}" if bad else "") + ")")
     return ds
+
+
+def _check_fit(source: str, fmt: str, ds: Dataset) -> None:
+    """A detected format that most rows do not fit is the wrong one: refuse, with the
+    counts, rather than train on the few that fit."""
+    bad = ds.bad
+    unfit = bad.counts.get("missing field", 0)
+    kept = sum(len(s) for s in ds.splits.values())
+    total = kept + bad.total
+    if total and unfit * 2 > total:
+        first = next((p for _r, p in bad.first.get("missing field", [])), "")
+        raise WorkbenchError(
+            f"{source}: read as {fmt} (detected), {unfit} of {total} rows lack its fields "
+            f"(e.g. {first}), so only {kept} would be used; pass --format to say what the "
+            f"rows are ({', '.join(format_names())})")
 
 
 def _numbers(table: pa.Table) -> np.ndarray:

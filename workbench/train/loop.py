@@ -43,7 +43,7 @@ from ..fsutil import append_jsonl, truncate_jsonl_after, write_json_atomic, writ
 from ..sessions import (CONFIG, EVAL, LOG, METRICS, RECEIPTS, RECIPE, SAMPLES, read_index,
                         read_status)
 from .config import TrainConfig
-from .status import StatusWriter, process_start_time
+from .status import StatusWriter, keep_reserve, process_start_time, release_reserve
 
 
 class Log:
@@ -58,8 +58,11 @@ class Log:
         if not self.enabled:
             return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError:
+            pass  # a full or read-only disk: the failure itself is reported elsewhere
         if self.echo:
             print(line, file=sys.stderr, flush=True)
 
@@ -207,41 +210,111 @@ def write_samples(session: Path, step: int, model, tokenizer, template, config: 
 def run(config: TrainConfig, session: Path, *, resume: bool = False,
         stop: threading.Event | None = None, echo: bool = False,
         on_step: Callable[[dict], None] | None = None,
-        sessions_dir: Path | None = None) -> str:
+        sessions_dir: Path | None = None, resume_from: str | None = None,
+        discard_on_preflight: bool = False) -> str:
     """Train; returns the final state (finished, stopped or failed). Raises WorkbenchError
-    for problems found before training starts (bad config, data with no target), after
-    writing them to the status as `failed`."""
+    for problems found before training starts (bad config, data with no target, another
+    trainer holding the session, a read-only folder), after writing them to the status as
+    `failed` where the session is this run's to write; and for a checkpoint that cannot be
+    written (a full disk, a read-only folder), after ending the run `failed`.
+
+    `resume_from` names the checkpoint to resume from (`step-N`, `best`; default latest).
+    `discard_on_preflight`: a new session whose run fails before its first step (a bad
+    path, an unknown model, no CUDA) is removed rather than left behind `failed` (the CLI
+    prints the message; the TUI keeps the session to show it).
+    """
+    from . import lock as session_lock
     from .distributed import Dist
 
     dist = Dist.from_env()
     stop = stop or threading.Event()
-    session.mkdir(parents=True, exist_ok=True)
-    log = Log(session, echo, enabled=dist.is_main)
-    status = StatusWriter(session, enabled=dist.is_main)
     try:
-        return _run(config, session, resume=resume, stop=stop, on_step=on_step,
-                    sessions_dir=sessions_dir, dist=dist, log=log, status=status)
-    except BaseException as err:
-        # A problem before the loop (bad data, model, device, config): the run ends `failed`
-        # with the message, so no reader mistakes the exited process for a killed one.
-        if status.data.get("state") in (None, "starting", "running"):
-            message = err.message if isinstance(err, WorkbenchError) else f"{type(err).__name__}: {err}"
-            log(f"failed before training: {message}")
-            status.update(state="failed", error=message, before_training=True,
-                          finished_at=status.now())
-        raise
+        session.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WorkbenchError(disk_problem(err, session.parent, "create the session folder")) from None
+    # one trainer per session: the kernel releases the lock when this process ends; under
+    # torchrun the launching process holds it for every rank
+    held = None
+    if dist.world == 1:
+        held = session_lock.inherited(session) or session_lock.acquire(session)
+    try:
+        log = Log(session, echo, enabled=dist.is_main)
+        status = StatusWriter(session, enabled=dist.is_main)
+        if dist.is_main:
+            keep_reserve(session)  # room to record a failure on a disk the run fills
+        try:
+            return _run(config, session, resume=resume, stop=stop, on_step=on_step,
+                        sessions_dir=sessions_dir, dist=dist, log=log, status=status,
+                        resume_from=resume_from)
+        except BaseException as err:
+            # A problem before the loop (bad data, model, device, config): the run ends
+            # `failed` with the message, so no reader mistakes the exited process for a
+            # killed one. Writing that may fail too (a full disk): the message still goes out.
+            if status.data.get("state") in (None, "starting", "running"):
+                message = (err.message if isinstance(err, WorkbenchError)
+                           else f"{type(err).__name__}: {err}")
+                if discard_on_preflight and not resume and dist.is_main:
+                    import shutil
+
+                    shutil.rmtree(session, ignore_errors=True)
+                else:
+                    log(f"failed before training: {message}")
+                    status.try_update(state="failed", error=message, before_training=True,
+                                      finished_at=status.now())
+            raise
+    finally:
+        if dist.is_main:
+            release_reserve(session)
+        if held is not None:
+            held.release()
+
+
+class SaveFailed(WorkbenchError):
+    """A checkpoint (or the session's files) could not be written: the run ended `failed`."""
+
+
+def disk_problem(err: OSError, where: Path, doing: str, need_mb: float | None = None) -> str:
+    """One line for a write that failed: what, where, and what to do."""
+    import errno
+
+    code = err.errno
+    what = err.strerror or type(err).__name__
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        free = _free_mb(where)
+        room = (f"; it needs about {need_mb:,.0f} MB" if need_mb else "")
+        return (f"could not {doing} in {where}: the disk is full ({free:,.0f} MB free{room}). "
+                "Free some space, or pick another folder with --sessions DIR")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"could not {doing} in {where}: the folder is read-only ({what}). Pick a "
+                "writable folder with --sessions DIR")
+    return f"could not {doing} in {where}: {what}"
+
+
+def _free_mb(where: Path) -> float:
+    import shutil
+
+    for path in (where, *where.parents):
+        try:
+            return shutil.disk_usage(path).free / 2**20
+        except OSError:
+            continue
+    return 0.0
 
 
 def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Event,
-         on_step, sessions_dir, dist, log, status) -> str:
+         on_step, sessions_dir, dist, log, status, resume_from: str | None = None) -> str:
     import torch
 
     from ..device import autocast, pick_device
-    from .checkpoint import load_trainer_state, save_checkpoint
+    from .checkpoint import (check_trainer_state, load_trainer_state, remove_partial,
+                             save_checkpoint)
 
     config.validate()
     if dist.is_main and not resume:
-        write_text_atomic(session / CONFIG, config.to_toml())
+        try:
+            write_text_atomic(session / CONFIG, config.to_toml())
+        except OSError as err:
+            raise WorkbenchError(disk_problem(err, session, f"write {CONFIG}")) from None
     status.update(state="starting", pid=os.getpid(), pid_start=process_start_time(os.getpid()),
                   host=socket.gethostname(), error=None, max_steps=None,
                   started_at=status.now() if not resume else read_status(session).get("started_at"),
@@ -259,7 +332,10 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     from ..collate import fingerprint
     from ..recipe import build_recipe, encoded_fingerprint, pinned_side, read_recipe_record
 
-    resume_from = _resume_folder(session) if resume else None
+    if dist.is_main:
+        for name in remove_partial(session):
+            log(f"removed {name}: a checkpoint whose save never finished")
+    resume_from = _resume_folder(session, resume_from) if resume else None
     # what the run trains on: one recipe (a resumed run keeps its checkpoint's template and
     # tokenizer), the same the inspector builds
     side = pinned_side(resume_from) if resume_from is not None else None
@@ -282,6 +358,9 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     if resume_from is not None:
         folder = resume_from
         state = load_trainer_state(folder)
+        # checked against this model and optimizer before torch sees it: a state whose
+        # moments have the wrong shapes would crash inside the optimizer
+        check_trainer_state(state, model, optimizer, folder, session)
         optimizer.load_state_dict(state["optimizer"])
         step, tokens_seen = state["step"], state["tokens_seen"]
         elapsed_before = state["elapsed_s"]
@@ -317,9 +396,12 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
 
     def checkpoint(val_loss: float | None) -> None:
         if dist.is_main:
-            folder = save_checkpoint(session, step, model, tokenizer, template, trainer_state(),
-                                     val_loss, config.keep_last,
-                                     extra={"step": step, "session": session.name})
+            try:
+                folder = save_checkpoint(session, step, model, tokenizer, template,
+                                         trainer_state(), val_loss, config.keep_last,
+                                         extra={"step": step, "session": session.name})
+            except OSError as err:
+                raise WriteFailed(err, f"save checkpoint step-{step}") from None
             status.update(last_checkpoint=folder.name, best_checkpoint=read_index(session).get("best"))
             log(f"checkpoint {folder.name}" + (f" (val loss {val_loss:.4f})" if val_loss is not None else ""))
         dist.barrier()
@@ -400,12 +482,25 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
                     f"--resume {session.name})")
                 status.update(state="stopped", finished_at=status.now())
                 return "stopped"
+    except (WriteFailed, OSError) as err:
+        # a full disk, a folder gone read-only: end `failed` with what to do; the partial
+        # checkpoint is gone (save_checkpoint removes it) and the earlier ones are intact
+        doing = err.doing if isinstance(err, WriteFailed) else "write the session's files"
+        cause = err.cause if isinstance(err, WriteFailed) else err
+        latest = read_index(session).get("latest")
+        msg = (disk_problem(cause, session, doing, need_mb=_checkpoint_mb(model))
+               + f". The run stopped at step {step}; earlier checkpoints are intact (latest: "
+               f"{latest or 'none'}); resume with `workbench train --resume {session.name}` "
+               "once there is room")
+        log(msg)
+        status.try_update(state="failed", error=msg, failed_step=step, finished_at=status.now())
+        raise SaveFailed(msg) from None
     except NonFinite as err:
         msg = (f"loss became {err.value} at step {step + 1}; stopped before updating the weights. "
                f"Last good checkpoint: {read_index(session).get('latest') or 'none'}. Try a lower "
                "lr, more warmup_steps, or check the data for empty or broken rows")
         log(msg)
-        status.update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
+        status.try_update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
         return "failed"
     except Exception as err:  # noqa: BLE001 - every failure ends in the status, with its step
         if _is_oom(err):
@@ -417,7 +512,7 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
             msg = f"{type(err).__name__} at step {step + 1}: {err}"
         log(msg)
         log(traceback.format_exc().rstrip())
-        status.update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
+        status.try_update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
         return "failed"
     finally:
         dist.close()
@@ -425,6 +520,19 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         + (f"; best val loss {best[0]:.4f} at step {best[1]}" if best[0] is not None else ""))
     status.update(state="finished", finished_at=status.now())
     return "finished"
+
+
+class WriteFailed(Exception):
+    """A write of the run failed: what it was doing, and the OSError."""
+
+    def __init__(self, cause: OSError, doing: str) -> None:
+        super().__init__(f"{doing}: {cause}")
+        self.cause, self.doing = cause, doing
+
+
+def _checkpoint_mb(model) -> float:
+    """About what a checkpoint takes on disk: fp32 weights plus two AdamW moments."""
+    return sum(p.numel() for p in model.parameters()) * 4 * 3 / 2**20
 
 
 class NonFinite(Exception):
@@ -452,10 +560,10 @@ def _grad_norm(model) -> float:
     return float(torch.norm(torch.stack(norms))) if norms else 0.0
 
 
-def _resume_folder(session: Path) -> Path:
+def _resume_folder(session: Path, which: str | None = None) -> Path:
     from ..sessions import resolve_checkpoint
 
-    return resolve_checkpoint(session, "latest")
+    return resolve_checkpoint(session, which or "latest")
 
 
 def _get_rng() -> dict:
