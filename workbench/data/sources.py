@@ -132,11 +132,14 @@ def _check_fit(source: str, fmt: str, ds: Dataset) -> None:
     """A detected format that most rows do not fit is the wrong one: refuse, with the
     counts, rather than train on the few that fit."""
     bad = ds.bad
-    unfit = bad.counts.get("missing field", 0)
+    # rows without a column the format requires (not, say, a chat with no assistant turn:
+    # that is a bad row of the right format)
+    lacking = [p for _r, p in bad.first.get("missing field", []) if p.startswith("missing field '")]
+    unfit = bad.counts.get("missing field", 0) if lacking else 0
     kept = sum(len(s) for s in ds.splits.values())
     total = kept + bad.total
     if total and unfit * 2 > total:
-        first = next((p for _r, p in bad.first.get("missing field", [])), "")
+        first = lacking[0]
         raise WorkbenchError(
             f"{source}: read as {fmt} (detected), {unfit} of {total} rows lack its fields "
             f"(e.g. {first}), so only {kept} would be used; pass --format to say what the "
