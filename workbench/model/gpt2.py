@@ -43,7 +43,12 @@ from ..constants import IGNORE_INDEX
 
 @dataclass
 class GPTConfig:
-    """The shape of a GPT-2 model (defaults: GPT-2 small, 124M parameters)."""
+    """The shape of a model (defaults: GPT-2 small, 124M parameters).
+
+    `family` "gpt2" or "gpt_neo": GPT-Neo differs only in its attention (gpt_neo.py):
+    `attention_layers` gives each layer's kind ("global" / "local", all global for GPT-2)
+    and `window_size` the local window; `n_inner` is the MLP width (None: 4 * n_embd).
+    """
 
     n_layer: int = 12
     n_head: int = 12
@@ -52,10 +57,27 @@ class GPTConfig:
     vocab_size: int = 50257
     layer_norm_epsilon: float = 1e-5
     dropout: float = 0.0
+    family: str = "gpt2"
+    attention_layers: tuple[str, ...] | None = None
+    window_size: int = 256
+    n_inner: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd {self.n_embd} is not a multiple of n_head {self.n_head}")
+        if self.family not in ("gpt2", "gpt_neo"):
+            raise ValueError(f"family {self.family!r}: gpt2 or gpt_neo")
+        if self.attention_layers is None:
+            self.attention_layers = ("global",) * self.n_layer
+        self.attention_layers = tuple(self.attention_layers)
+        if len(self.attention_layers) != self.n_layer:
+            raise ValueError(f"{len(self.attention_layers)} attention kinds for {self.n_layer} layers")
+        if self.family == "gpt2" and "local" in self.attention_layers:
+            raise ValueError("GPT-2 has no local attention layers")
+
+    @property
+    def has_local(self) -> bool:
+        return "local" in self.attention_layers
 
 
 def linear(layer: nn.Linear, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
@@ -159,6 +181,17 @@ class Packed:
         return cls(index, valid)
 
 
+@dataclass
+class Masks:
+    """The attention layouts of one forward, built once and shared by every layer: for
+    global layers and (GPT-Neo) for local ones, each a (mask, is_causal) pair for SDPA:
+    mask None (plain causal: SDPA's fused path), a boolean tensor (True where a query may
+    look), or a `Packed` layout for packed rows."""
+
+    global_: tuple
+    local: tuple | None = None
+
+
 class ChunkedHeadLoss(torch.autograd.Function):
     """sum of cross_entropy(x @ W.T, targets), never holding the (N, V) logits.
 
@@ -212,11 +245,12 @@ class CausalSelfAttention(nn.Module):
         self.n_embd = config.n_embd
         self.dropout = config.dropout
 
-    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0, select=None):
+    def forward(self, x, masks, cache=None, layer=0, select=None):
         """(B, T, C) -> (B, T, C); with `select` (flat indices into the B*T positions), the
         output at those positions only, (N, C): every position is still a key and value."""
         B, T, C = x.size()
         hs = C // self.n_head
+        mask, is_causal = masks.global_
         if isinstance(mask, Packed):
             return self.resid_dropout(linear(self.c_proj, _rows(self._packed(x, mask), select)))
         q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
@@ -257,8 +291,9 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        inner = config.n_inner or 4 * config.n_embd
+        self.c_fc = nn.Linear(config.n_embd, inner)
+        self.c_proj = nn.Linear(inner, config.n_embd)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
@@ -269,16 +304,21 @@ class MLP(nn.Module):
 
 class Block(nn.Module):
 
-    def __init__(self, config: GPTConfig) -> None:
+    def __init__(self, config: GPTConfig, layer: int = 0) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.attn = CausalSelfAttention(config)
+        if config.family == "gpt_neo":  # the one difference between the families
+            from .gpt_neo import NeoAttention
+
+            self.attn = NeoAttention(config, config.attention_layers[layer] == "local")
+        else:
+            self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.mlp = MLP(config)
 
-    def forward(self, x, mask=None, is_causal=True, cache=None, layer=0, select=None):
+    def forward(self, x, masks, cache=None, layer=0, select=None):
         # pre-LayerNorm: each sublayer reads a normalized copy and adds to the residual stream
-        a = self.attn(self.ln_1(x), mask, is_causal, cache, layer, select)
+        a = self.attn(self.ln_1(x), masks, cache, layer, select)
         x = _rows(x, select) + a  # (B, T, C), or (N, C) at the selected positions
         x = x + self.mlp(self.ln_2(x))
         return x
@@ -293,7 +333,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(config.vocab_size, config.n_embd),
             wpe=nn.Embedding(config.n_positions, config.n_embd),
             drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            h=nn.ModuleList([Block(config, i) for i in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon),
         ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -344,13 +384,16 @@ class GPT(nn.Module):
             if past + T > self.config.n_positions:
                 raise ValueError(f"{past + T} positions, the model has {self.config.n_positions}")
             position_ids = torch.arange(past, past + T, device=input_ids.device)  # (T,)
-        mask, is_causal = self._attention_mask(T, segment_ids, cache, input_ids.device)
+        masks = Masks(self._attention_mask(T, segment_ids, cache, input_ids.device))
+        if self.config.has_local:
+            masks.local = self._attention_mask(T, segment_ids, cache, input_ids.device,
+                                               window=self.config.window_size)
         tok_emb = self.transformer.wte(input_ids)  # (B, T, C)
         pos_emb = self.transformer.wpe(position_ids)  # (B, T, C) or (T, C)
         x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
             last = i == len(self.transformer.h) - 1
-            x = block(x, mask, is_causal, cache, i, select if last else None)
+            x = block(x, masks, cache, i, select if last else None)
         if cache is not None:
             cache.length += T
         return self.transformer.ln_f(x)  # (B, T, C), or (N, C) with select
@@ -390,9 +433,10 @@ class GPT(nn.Module):
             loss_sum = ChunkedHeadLoss.apply(x, weight, targets)  # fp32 softmax and sum
         return loss_sum, has_target.sum()
 
-    def _attention_mask(self, T, segment_ids, cache, device):
+    def _attention_mask(self, T, segment_ids, cache, device, window: int | None = None):
         """(mask, is_causal) for SDPA; mask is boolean, True where a query may look, or a
-        `Packed` layout for packed rows.
+        `Packed` layout for packed rows. `window`: a local layer's (GPT-Neo), where a query
+        sees itself and the window - 1 positions before it.
 
         Built once per forward and shared by every layer. Returns (None, True) for plain
         causal attention, so SDPA takes its fused causal path with no mask tensor.
@@ -400,11 +444,12 @@ class GPT(nn.Module):
         if segment_ids is not None:
             if cache is not None:
                 raise ValueError("packed rows (segment_ids) and a KV cache do not mix")
-            return Packed.from_segments(segment_ids), False
-        if cache is None:
+            return Packed.from_segments(segment_ids), False  # windows: per example, inside
+        past = cache.length if cache is not None else 0
+        local = window is not None and past + T > window  # else the window changes nothing
+        if cache is None and not local:
             return None, True
-        past = cache.length
-        if cache.keep is None:
+        if cache is not None and cache.keep is None and not local:
             if T == 1:
                 return None, False  # one new token may look at everything before it
             if past == 0:
@@ -412,6 +457,10 @@ class GPT(nn.Module):
         q_slot = torch.arange(past, past + T, device=device)[:, None]  # (T, 1)
         k_slot = torch.arange(past + T, device=device)[None, :]  # (1, L)
         allowed = k_slot <= q_slot  # (T, L): causal across the cache and the new block
+        if local:
+            allowed = allowed & (q_slot - k_slot < window)  # (T, L)
+        if cache is None:
+            return allowed[None, None], False  # (1, 1, T, T)
         if cache.keep is not None:
             allowed = allowed & cache.keep[:, None, :past + T]  # (B, T, L): skip padding
             # a padding query still sees itself: some SDPA kernels (and torch before 2.5)

@@ -46,7 +46,7 @@ OPTIONAL_FILES = ("workbench.json", "workbench_tokenizer.json", "added_tokens.js
 # Conv1D weights in a Hugging Face GPT-2 checkpoint: stored (in, out), transposed here
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 # causal-mask buffers some saves include; constants, not weights
-BUFFERS = (".attn.bias", ".attn.masked_bias")
+BUFFERS = (".attn.bias", ".attn.masked_bias", ".attn.attention.bias", ".attn.attention.masked_bias")
 # a Hub id: "gpt2", "distilgpt2", "openai-community/gpt2"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
@@ -198,11 +198,13 @@ def read_folder_files(folder: Path, source: str | None = None) -> ModelFiles:
         raise WorkbenchError(f"model {folder}: no config.json (a Hugging Face GPT-2 "
                              "folder holds config.json, model.safetensors, vocab.json, merges.txt)")
     data = _read_json_object(file)
-    if data.get("model_type") != "gpt2":
-        raise WorkbenchError(f"{file}: model_type {data.get('model_type') or '(missing)'}, "
-                             "only gpt2 is supported")
+    if data.get("model_type") not in FAMILIES:
+        raise WorkbenchError(f"{file}: model_type {data.get('model_type') or '(missing)'}: "
+                             "supported are gpt2 and gpt_neo")
     try:
-        n_positions = int(data.get("n_positions", data.get("n_ctx", 1024)))
+        n_positions = int(data.get("max_position_embeddings", 2048)
+                          if data["model_type"] == "gpt_neo"
+                          else data.get("n_positions", data.get("n_ctx", 1024)))
         vocab_size = int(data.get("vocab_size", 50257))
     except (TypeError, ValueError) as err:
         raise WorkbenchError(f"{file}: {err}") from None
@@ -254,32 +256,52 @@ def _read_json_object(file: Path) -> dict:
     return data
 
 
+FAMILIES = ("gpt2", "gpt_neo")
+
+
 def config_from_hf(data: dict, where: str = "config", dropout: float = 0.0):
-    """GPTConfig from the dict of a Hugging Face GPT-2 config (config.json's content)."""
+    """GPTConfig from the dict of a Hugging Face GPT-2 or GPT-Neo config (config.json)."""
     from .gpt2 import GPTConfig
 
     model_type = data.get("model_type")
-    if model_type != "gpt2":
-        raise WorkbenchError(f"{where}: model_type {model_type or '(missing)'}, "
-                             "only gpt2 is supported")
-    # GPT-2 options that change the computation; the model implements the defaults only
+    if model_type not in FAMILIES:
+        raise WorkbenchError(f"{where}: model_type {model_type or '(missing)'}: supported are "
+                             "gpt2 (GPT2LMHeadModel) and gpt_neo (GPTNeoForCausalLM)")
+    # options that change the computation; the model implements the defaults only
     unsupported = []
     if data.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
         unsupported.append(f"activation_function {data['activation_function']}")
-    if data.get("scale_attn_by_inverse_layer_idx"):
-        unsupported.append("scale_attn_by_inverse_layer_idx")
-    if data.get("scale_attn_weights", True) is False:
-        unsupported.append("scale_attn_weights false")
-    if data.get("add_cross_attention"):
-        unsupported.append("add_cross_attention")
-    if data.get("n_inner") not in (None, 4 * data.get("n_embd", 768)):
-        unsupported.append(f"n_inner {data['n_inner']}")
     if data.get("tie_word_embeddings", True) is False:
         unsupported.append("an untied LM head (tie_word_embeddings false)")
-    if unsupported:
-        raise WorkbenchError(f"{where}: {', '.join(unsupported)}: not supported (GPT-2's "
-                             "defaults only)")
     try:
+        if model_type == "gpt_neo":
+            from .gpt_neo import expand_attention_types
+
+            n_layer = int(data.get("num_layers", 24))
+            n_embd = int(data.get("hidden_size", 2048))
+            layers = expand_attention_types(data.get("attention_types", [[["global", "local"],
+                                                                          n_layer // 2]]),
+                                            n_layer, where)
+            if unsupported:
+                raise WorkbenchError(f"{where}: {', '.join(unsupported)}: not supported")
+            return GPTConfig(
+                family="gpt_neo", n_layer=n_layer, n_head=int(data.get("num_heads", 16)),
+                n_embd=n_embd, n_positions=int(data.get("max_position_embeddings", 2048)),
+                vocab_size=int(data.get("vocab_size", 50257)),
+                layer_norm_epsilon=float(data.get("layer_norm_epsilon", 1e-5)), dropout=dropout,
+                attention_layers=layers, window_size=int(data.get("window_size", 256)),
+                n_inner=int(data["intermediate_size"]) if data.get("intermediate_size") else None)
+        if data.get("scale_attn_by_inverse_layer_idx"):
+            unsupported.append("scale_attn_by_inverse_layer_idx")
+        if data.get("scale_attn_weights", True) is False:
+            unsupported.append("scale_attn_weights false")
+        if data.get("add_cross_attention"):
+            unsupported.append("add_cross_attention")
+        if data.get("n_inner") not in (None, 4 * data.get("n_embd", 768)):
+            unsupported.append(f"n_inner {data['n_inner']}")
+        if unsupported:
+            raise WorkbenchError(f"{where}: {', '.join(unsupported)}: not supported (GPT-2's "
+                                 "defaults only)")
         return GPTConfig(
             n_layer=int(data.get("n_layer", 12)), n_head=int(data.get("n_head", 12)),
             n_embd=int(data.get("n_embd", 768)),
@@ -332,6 +354,7 @@ def build_model(config, state: dict, where: str = "checkpoint"):
     expected = {k: v.shape for k, v in model.state_dict().items() if k != "lm_head.weight"}
     mapped: dict[str, torch.Tensor] = {}
     unexpected, head = [], None
+    conv1d = config.family == "gpt2"  # GPT-Neo stores nn.Linear weights: nothing to transpose
     for key, tensor in state.items():
         name = key.removeprefix("transformer.")
         if name.endswith(BUFFERS):
@@ -343,9 +366,9 @@ def build_model(config, state: dict, where: str = "checkpoint"):
         if ours not in expected:
             unexpected.append(key)
             continue
-        if name.endswith(CONV1D):
+        if conv1d and name.endswith(CONV1D):
             tensor = tensor.t()
-        mapped[ours] = tensor.to(torch.float32).contiguous()
+        mapped[ours] = _aligned(tensor.to(torch.float32).contiguous())
     missing = [k for k in expected if k not in mapped]
     problems = []
     if missing:
@@ -363,11 +386,19 @@ def build_model(config, state: dict, where: str = "checkpoint"):
     wte = mapped["transformer.wte.weight"]
     if head is not None and (head.shape != wte.shape or not torch.equal(head.to(wte.dtype), wte)):
         raise WorkbenchError(f"{where}: lm_head.weight differs from transformer.wte.weight; "
-                             "only GPT-2's tied LM head is supported")
+                             "only a tied LM head is supported")
     mapped["lm_head.weight"] = wte
     model.load_state_dict(mapped, strict=True, assign=True)
     model.tie_weights()  # assign=True gave the head its own Parameter; share wte's again
     return model
+
+
+def _aligned(t):
+    """`t` in memory of torch's own allocator (64-byte aligned). safetensors hands out
+    tensors at 8-byte offsets, and a CPU kernel may take another path for them: the same
+    weights then give gradients that differ in the last bits now and then (seen as a resumed
+    run drifting from a straight one after ~1,000 steps), so a loaded model is copied."""
+    return t.clone() if t.data_ptr() % 64 else t
 
 
 @contextlib.contextmanager
@@ -528,19 +559,35 @@ def hf_state_dict(model) -> dict:
     refuses two names for one tensor.
     """
     out = {}
+    conv1d = model.config.family == "gpt2"
     for key, tensor in model.state_dict().items():
         if key == "lm_head.weight":
             continue
         tensor = tensor.detach()
-        if key.endswith(CONV1D):
+        if conv1d and key.endswith(CONV1D):
             tensor = tensor.t()
         out[key] = tensor.to("cpu").contiguous()
     return out
 
 
 def hf_config(model, tokenizer: Tokenizer) -> dict:
-    """config.json for GPT2LMHeadModel.from_pretrained."""
+    """config.json for GPT2LMHeadModel / GPTNeoForCausalLM.from_pretrained."""
     c = model.config
+    if c.family == "gpt_neo":
+        from .gpt_neo import compress_attention_types
+
+        return {
+            "model_type": "gpt_neo", "architectures": ["GPTNeoForCausalLM"],
+            "num_layers": c.n_layer, "num_heads": c.n_head, "hidden_size": c.n_embd,
+            "max_position_embeddings": c.n_positions, "vocab_size": c.vocab_size,
+            "attention_types": compress_attention_types(c.attention_layers),
+            "window_size": c.window_size, "intermediate_size": c.n_inner,
+            "layer_norm_epsilon": c.layer_norm_epsilon, "activation_function": "gelu_new",
+            "resid_dropout": c.dropout, "embed_dropout": c.dropout, "attention_dropout": c.dropout,
+            "initializer_range": 0.02, "use_cache": True,
+            "bos_token_id": tokenizer.eos_id, "eos_token_id": tokenizer.eos_id,
+            "tie_word_embeddings": True, "torch_dtype": "float32",
+        }
     return {
         "model_type": "gpt2",
         "architectures": ["GPT2LMHeadModel"],
