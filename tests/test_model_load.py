@@ -136,7 +136,7 @@ def test_config_of_another_architecture(tiny_folder, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "llama"
     (folder / "config.json").write_text(json.dumps(config))
-    assert "model_type llama, only gpt2 is supported" in _error(folder)
+    assert "model_type llama: supported are gpt2 (GPT2LMHeadModel) and gpt_neo" in _error(folder)
 
 
 def test_truncated_safetensors(tiny_folder, tmp_path):
