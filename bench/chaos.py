@@ -73,6 +73,16 @@ def check_checkpoints(session: Path) -> int:
     return bad
 
 
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kills", type=int, default=20)
@@ -162,7 +172,7 @@ def main() -> int:
     first_diff = next((m["step"] for m in read_jsonl(session / "metrics.jsonl")
                        if ref.get(m["step"]) != m["loss"]), None)
     result = {
-        "date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+        "date": dt.date.today().isoformat(), "machine": _cpu_model(),
         "cpus": os.cpu_count(), "torch": torch.__version__,
         "command": "python bench/chaos.py " + " ".join(sys.argv[1:]),
         "kills": kills, "steps": args.steps, "save_every": args.save_every,

@@ -47,6 +47,16 @@ class TrainConfig:
     """Width of a `scratch` model."""
     n_positions: int = 512
     """Context length of a `scratch` model."""
+    lora_r: int = 0
+    """LoRA rank: train a low-rank update of the lora_targets layers and freeze the rest
+    (0: a full fine-tune). The checkpoints are PEFT adapters."""
+    lora_alpha: float = 16.0
+    """LoRA scaling numerator: the update is multiplied by lora_alpha / lora_r."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA branch's input."""
+    lora_targets: str = ""
+    """Linear layers to adapt, by name, comma-separated (c_attn, c_proj, c_fc, q_proj, ...);
+    empty for the family's usual ones (GPT-2: c_attn; GPT-Neo: q_proj,v_proj)."""
 
     # -- data ---------------------------------------------------------------------------
     data: str = ""
@@ -161,7 +171,7 @@ class TrainConfig:
         if self.model == "scratch" and self.n_head >= 1 and self.n_embd % self.n_head:
             bad("n_embd", f"must be divisible by n_head ({self.n_head})")
         for name in ("max_steps", "warmup_steps", "eval_every", "eval_batches", "save_every",
-                     "keep_last", "sample_every", "threads", "seed"):
+                     "keep_last", "sample_every", "threads", "seed", "lora_r"):
             if getattr(self, name) < 0:
                 bad(name, "must not be negative")
         if not (self.epochs > 0 or self.max_steps > 0) or not math.isfinite(self.epochs):
@@ -176,9 +186,14 @@ class TrainConfig:
             bad("weight_decay", "must not be negative")
         if not self.grad_clip >= 0:
             bad("grad_clip", "must not be negative (0 turns clipping off)")
-        for name in ("beta1", "beta2"):
+        for name in ("beta1", "beta2", "lora_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 bad(name, "must be in [0, 1)")
+        if self.lora_r and not (self.lora_alpha > 0 and math.isfinite(self.lora_alpha)):
+            bad("lora_alpha", "must be a positive number")
+        if self.lora_targets and not all(t.strip().isidentifier()
+                                         for t in self.lora_targets.split(",") if t.strip()):
+            bad("lora_targets", "layer names separated by commas (c_attn, q_proj, ...)")
         for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if name == "device" and value.startswith("cuda:") and value[5:].isdigit():
@@ -250,7 +265,8 @@ class TrainConfig:
 
 
 SECTIONS: dict[str, list[str]] = {
-    "model": ["model", "revision", "tokenizer", "n_layer", "n_head", "n_embd", "n_positions"],
+    "model": ["model", "revision", "tokenizer", "n_layer", "n_head", "n_embd", "n_positions",
+              "lora_r", "lora_alpha", "lora_dropout", "lora_targets"],
     "data": ["data", "format", "split", "val_split", "val_ratio", "balance_label",
              "balance_strategy", "balance_ratio", "template", "loss_on", "max_len", "head_vocab",
              "batcher"],

@@ -1,0 +1,190 @@
+"""Model sizes by name, and the memory plan of a run before it starts.
+
+Presets (`scratch:NAME` as a config's model trains a new model of that shape, and the Train
+form shows the size of whatever model is set): OpenAI's four GPT-2 sizes and the five
+TinyStories models (GPT-Neo; roneneldan/TinyStories-*).
+
+The memory plan counts what a training step holds, per part, in bytes:
+
+* weights: every parameter in fp32 (the master copy; bf16 autocast casts on the fly);
+* gradients and AdamW's two moments: 4 and 8 bytes per *trainable* parameter (with LoRA
+  only the adapter's);
+* activations saved for the backward pass: per layer and per position of a micro-batch,
+  about `ACT_FLOATS` floats of the width (the LayerNorm inputs, q/k/v, the attention
+  output, the MLP's 4x-wide input and GELU output, the residuals), in fp32, or half of it
+  in bf16; SDPA's fused kernels keep no T x T matrix;
+* the LM head's loss: one chunk of logits and its softmax, and (when the embedding is
+  trained) a gradient buffer the size of the embedding;
+* the runtime itself (torch, the data): `RUNTIME_BYTES`.
+
+`ACT_FLOATS` and `RUNTIME_BYTES` were fitted to peak memory measured on the CPU
+(bench/bench_memory.py prints the estimate beside the measured peak for several sizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRESETS: dict[str, dict] = {
+    "gpt2": dict(family="gpt2", n_layer=12, n_head=12, n_embd=768, n_positions=1024),
+    "gpt2-medium": dict(family="gpt2", n_layer=24, n_head=16, n_embd=1024, n_positions=1024),
+    "gpt2-large": dict(family="gpt2", n_layer=36, n_head=20, n_embd=1280, n_positions=1024),
+    "gpt2-xl": dict(family="gpt2", n_layer=48, n_head=25, n_embd=1600, n_positions=1024),
+    "tinystories-1m": dict(family="gpt_neo", n_layer=8, n_head=16, n_embd=64, n_positions=2048),
+    "tinystories-3m": dict(family="gpt_neo", n_layer=8, n_head=16, n_embd=128, n_positions=2048),
+    "tinystories-8m": dict(family="gpt_neo", n_layer=8, n_head=16, n_embd=256, n_positions=2048),
+    "tinystories-28m": dict(family="gpt_neo", n_layer=8, n_head=16, n_embd=512, n_positions=2048),
+    "tinystories-33m": dict(family="gpt_neo", n_layer=4, n_head=16, n_embd=768, n_positions=2048),
+}
+"""name -> GPTConfig fields (GPT-Neo: alternating global/local layers, window 256)."""
+
+ACT_FLOATS = 20        # floats of width C saved per layer and position (fitted, fp32)
+RUNTIME_BYTES = 450 * 2**20   # torch, tokenizer and data in a training process (CPU, fitted)
+HEAD_CHUNK = 256       # rows of logits ChunkedHeadLoss holds at once
+
+
+def preset_config(name: str, vocab_size: int):
+    """The GPTConfig of preset `name` with this vocabulary."""
+    from ..errors import WorkbenchError
+    from .gpt2 import GPTConfig
+
+    key = name.lower()
+    if key not in PRESETS:
+        raise WorkbenchError(f"model size {name!r}: not one of {', '.join(PRESETS)}")
+    fields = dict(PRESETS[key])
+    if fields["family"] == "gpt_neo":
+        fields["attention_layers"] = ("global", "local") * (fields["n_layer"] // 2)
+        fields["window_size"] = 256
+    return GPTConfig(vocab_size=vocab_size, **fields)
+
+
+def count_params(config) -> int:
+    """Parameters of a model of this shape (the tied head counted once), without building
+    its weights."""
+    import torch
+
+    from .gpt2 import GPT
+    from .load import _without_init
+
+    with _without_init(), torch.device("meta"):
+        return GPT(config).num_params()
+
+
+def lora_params(config, r: int, targets: tuple[str, ...]) -> int:
+    """Trainable parameters of LoRA rank r on the named linear layers of this shape."""
+    import torch
+
+    from .gpt2 import GPT
+    from .load import _without_init
+
+    with _without_init(), torch.device("meta"):
+        model = GPT(config)
+    total = 0
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in targets and isinstance(module, torch.nn.Linear):
+            total += r * (module.in_features + module.out_features)
+    return total
+
+
+@dataclass
+class MemoryPlan:
+    """Bytes per part of a training step, and what the device has."""
+
+    params: int
+    trainable: int
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    head: int
+    runtime: int
+    available: int | None      # bytes free on the device (None: unknown)
+    device: str
+
+    @property
+    def total(self) -> int:
+        return (self.weights + self.gradients + self.optimizer + self.activations
+                + self.head + self.runtime)
+
+    def parts(self) -> list[tuple[str, int]]:
+        return [("weights", self.weights), ("gradients", self.gradients),
+                ("AdamW state", self.optimizer), ("activations", self.activations),
+                ("LM head loss", self.head), ("runtime", self.runtime)]
+
+    def describe(self) -> str:
+        mb = lambda n: f"{n / 2**20:,.0f} MB"  # noqa: E731
+        line = (f"{self.params / 1e6:,.1f}M parameters, {self.trainable / 1e6:,.2f}M trained; "
+                f"memory about {mb(self.total)} ("
+                + ", ".join(f"{name} {mb(n)}" for name, n in self.parts() if n) + ")")
+        if self.available is not None:
+            line += f" of {mb(self.available)} free on {self.device}"
+        return line
+
+    def verdict(self) -> str:
+        """"" when it fits, "warn" above 85% of what is free, "refuse" above it."""
+        if self.available is None:
+            return ""
+        if self.total > self.available:
+            return "refuse"
+        return "warn" if self.total > 0.85 * self.available else ""
+
+    def advice(self, config) -> str:
+        tips = []
+        if not config.lora_r:
+            tips.append("LoRA (lora_r 8: only the adapter is trained)")
+        if config.batch_size > 1:
+            tips.append(f"a smaller micro-batch with more accumulation (batch_size "
+                        f"{max(1, config.batch_size // 2)}, grad_accum {config.grad_accum * 2})")
+        if not self.device.startswith("cpu") and config.dtype != "bf16":
+            tips.append("bf16")
+        if config.max_len > 256:
+            tips.append(f"a shorter max_len ({config.max_len // 2})")
+        return "; ".join(tips)
+
+
+def plan_memory(model_config, config, *, trainable: int | None = None,
+                device: str = "cpu") -> MemoryPlan:
+    """The memory plan of training `model_config` with run `config` on `device`."""
+    params = count_params(model_config)
+    if trainable is None:
+        trainable = (lora_params(model_config, config.lora_r, _targets(model_config, config))
+                     if config.lora_r else params)
+    C, L = model_config.n_embd, model_config.n_layer
+    tokens = config.batch_size * config.max_len
+    half = device.startswith("cuda") and config.dtype in ("auto", "bf16")
+    act_bytes = 2 if half else 4
+    activations = int(L * tokens * C * ACT_FLOATS * act_bytes)
+    V = model_config.vocab_size
+    head = HEAD_CHUNK * V * 4 * 2 + (V * C * 4 if trainable == params else 0)
+    return MemoryPlan(params=params, trainable=trainable, weights=params * 4,
+                      gradients=trainable * 4, optimizer=trainable * 8, activations=activations,
+                      head=head, runtime=RUNTIME_BYTES if device.startswith("cpu") else 0,
+                      available=device_free_bytes(device), device=device)
+
+
+def _targets(model_config, config) -> tuple[str, ...]:
+    from .lora import DEFAULT_TARGETS
+
+    names = tuple(t.strip() for t in config.lora_targets.split(",") if t.strip())
+    return names or DEFAULT_TARGETS[model_config.family]
+
+
+def device_free_bytes(device: str) -> int | None:
+    """Bytes free for a run on `device`: CUDA's free memory, else the machine's available
+    memory (/proc/meminfo MemAvailable)."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            index = int(device.split(":")[1]) if ":" in device else 0
+            return int(torch.cuda.mem_get_info(index)[0])
+        except Exception:  # noqa: BLE001 - no CUDA here
+            return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
