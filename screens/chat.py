@@ -224,6 +224,7 @@ class ChatScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self._spec: dict[str, str | None] = {side: None for side in SIDES}
+        self._key: dict[str, str | None] = {side: None for side in SIDES}
         self._models: dict[str, Any] = {side: None for side in SIDES}
         self._status: dict[str, str] = {side: "missing" for side in SIDES}
         self._problem: dict[str, str] = {side: "" for side in SIDES}
@@ -255,16 +256,31 @@ class ChatScreen(WorkbenchScreen):
     # -- models ------------------------------------------------------------------------------
     def context_changed(self) -> None:
         state = self.app.state  # type: ignore[attr-defined]
-        self._want("base", state.model.strip())
+        self._want("base", state.model.strip(), shared=self._shares_base(state))
         self._want("sft", sft_spec(state.session))
         self._refresh_heads()
 
-    def _want(self, side: str, spec: str) -> None:
-        if spec == self._spec[side] and self._status[side] != "cancelled":
+    def _shares_base(self, state) -> bool:
+        """The SFT session is a LoRA adapter of the base model: the base is its own base
+        with the adapter off (one copy of the weights, two forward passes)."""
+        from workbench.model.load import lora_base_of, same_model
+
+        spec = sft_spec(state.session)
+        base = lora_base_of(spec, sessions_dir=self.app.sessions_dir) if spec else None  # type: ignore[attr-defined]
+        return bool(base and state.model.strip() and same_model(base, state.model.strip()))
+
+    def _want(self, side: str, spec: str, shared: bool = False) -> None:
+        key = f"{spec} (shared)" if shared else spec
+        if key == self._key[side] and self._status[side] != "cancelled":
             return
+        self._key[side] = key
         self._spec[side], self._models[side], self._problem[side] = spec, None, ""
         if not spec:
             self._status[side] = "missing"
+            return
+        if shared:  # waits for the SFT model, then uses its base
+            self._status[side] = "shared"
+            self._share_base()
             return
         self._status[side] = "loading"
         sessions_dir = self.app.sessions_dir  # type: ignore[attr-defined]
@@ -292,7 +308,16 @@ class ChatScreen(WorkbenchScreen):
                             hint=self._what_to_do(side))
         else:
             self._status[side], self._models[side] = "ready", value
+            if side == "sft":
+                self._share_base()
         self._refresh_heads()
+
+    def _share_base(self) -> None:
+        if self._status["base"] == "shared" and self._models["sft"] is not None and \
+                self._models["sft"].info.get("lora"):
+            from workbench.model.load import base_view
+
+            self._models["base"] = base_view(self._models["sft"])
 
     def _what_to_do(self, side: str) -> str:
         if side == "base":
@@ -316,8 +341,14 @@ class ChatScreen(WorkbenchScreen):
             else:
                 text.append(f" {spec}", style="bold")
                 loaded = self._models[side]
-                if status == "ready" and loaded is not None:
+                if status == "shared":
+                    text.append("  the SFT adapter's base, shared (adapter off)" if loaded
+                                else "  waiting for the SFT session (its base is shared)",
+                                style="dim" if loaded else "italic")
+                elif status == "ready" and loaded is not None:
                     extra = [loaded.info.get("checkpoint")] if side == "sft" else []
+                    if side == "sft" and loaded.info.get("lora"):
+                        extra.append(f"LoRA r={loaded.info['lora']['r']}")
                     params = loaded.info.get("params")
                     if params:
                         extra.append(_params(params))
@@ -633,6 +664,7 @@ class ChatScreen(WorkbenchScreen):
 
     def action_reload(self) -> None:
         self._spec = {side: None for side in SIDES}
+        self._key = {side: None for side in SIDES}
         self.context_changed()
 
     # -- compare over a set ------------------------------------------------------------------------

@@ -55,6 +55,7 @@ def test_json_output(model_dir):
     assert len(out["token_ids"]) == out["new_tokens"] and out["template"] == "alpaca"
     assert bytes(out["token_ids"]).decode() == out["text"]
     assert out["flagged"] == ["leakage"] and out["ending"] is None  # the Chat screen's checks
+    assert out["prompt_ids"] == prompt  # the rendered prompt's ids, beside the new ones
 
 
 def test_text_output_and_template_override(model_dir, capsys):
@@ -116,8 +117,13 @@ def test_more_bad_input_in_process(model_dir, tmp_path, capsys):
     for f in model_dir.iterdir():
         if f.name != "workbench.json":
             (folder / f.name).write_bytes(f.read_bytes())
-    _one_line_error(_main(capsys, "--model", str(folder), "--prompt", "hi"),
-                    "no template was saved with it", "--template")
+    # a plain Hugging Face folder (no saved template) continues text, and says so in a line
+    res = _main(capsys, "--model", str(folder), "--prompt", "hi", "--max-new-tokens", "3")
+    assert res.returncode == 0
+    assert res.stderr.strip().splitlines() == [
+        f"workbench: {folder} has no saved template: continuing the prompt as plain text "
+        "(--template chooses one)"]
+    assert "template text" in res.stdout
 
 
 def test_story_template_takes_the_ending_as_a_field_or_a_last_line(model_dir, capsys):

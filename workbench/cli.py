@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("workbench.commands.train", "fine-tune a model (foreground, detached, or resumed)"),
     "diagnose": ("workbench.commands.diagnose", "flag leakage, looping, no-stop, echo in generations"),
     "compare": ("workbench.commands.compare", "generate with base and SFT models and compare"),
+    "merge": ("workbench.commands.merge", "merge a LoRA session into a full model"),
     "demo": ("workbench.commands.demo", "build the demo kit and rerun the seed pipelines"),
 }
 

@@ -94,9 +94,15 @@ class ModelSide:
 def model_side(config: TrainConfig, sessions_dir=None) -> ModelSide:
     """The model side of a config: a `scratch` model's tokenizer and size, or what a
     model's files (a session, a folder, a Hub id in the HF cache) say."""
-    if config.model == "scratch":
+    if config.model.startswith("scratch"):
         from .tokenizer import load_tokenizer
 
+        if ":" in config.model:
+            from .model.sizes import PRESETS
+
+            name = config.model.split(":", 1)[1].lower()
+            return ModelSide(load_tokenizer(config.tokenizer), None,
+                             PRESETS[name]["n_positions"], f"scratch ({name})")
         return ModelSide(load_tokenizer(config.tokenizer), None, config.n_positions,
                          f"scratch ({config.n_layer}L/{config.n_embd})")
     from .model.load import read_model_files

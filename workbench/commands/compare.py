@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ..compare import check_prompts, compare, items_from_data, read_prompts, text_passages
     from ..errors import WorkbenchError
     from ..generate import GenerationConfig
-    from ..model import load_model
+    from ..model.load import load_pair
     from ..templates import get_template
 
     # every check of the arguments first: a typo must not cost two model loads
@@ -114,10 +114,9 @@ def run(args: argparse.Namespace) -> int:
         data_info["text"] = text_info
 
     progress = _Progress(enabled=sys.stderr.isatty())
-    progress("loading the base model")
-    base = load_model(args.base, device=args.device, sessions_dir=args.sessions)
-    progress("loading the SFT model")
-    sft = load_model(args.sft, device=args.device, sessions_dir=args.sessions)
+    # a LoRA session of --base: its base is loaded once and shared (the adapter off for it)
+    base, sft = load_pair(args.base, args.sft, device=args.device, sessions_dir=args.sessions,
+                          progress=progress)
     if template is None:
         template = sft.template
         if template is None:

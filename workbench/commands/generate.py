@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_model(args.model, device=args.device, revision=args.revision,
                         sessions_dir=args.sessions)
     template = get_template(args.template) if args.template else loaded.template
-    if template is None:
-        raise WorkbenchError(f"model {args.model}: no template was saved with it; pass "
-                             "--template (alpaca, alpaca-ch7, phi3, chatml, story, inst-resp, "
-                             "text, or a .toml file)")
+    if template is None:  # a plain Hugging Face model: it continues text
+        template = get_template("text")
+        sys.stderr.write(f"workbench: {loaded.source} has no saved template: continuing the "
+                         "prompt as plain text (--template chooses one)\n")
     lines = [args.prompt]
     for item in args.field:
         name, sep, value = item.partition("=")
@@ -78,9 +78,14 @@ def run(args: argparse.Namespace) -> int:
         if diagnosis.ending_adhered is not None:
             ending = {"requested": diagnosis.requested_ending, "judged": diagnosis.ending.label,
                       "adhered": diagnosis.ending_adhered}
+        from ..generate import encode_prompt, prompt_tokenizer
+
         out = result.to_dict()
+        prompt_ids = encode_prompt(loaded, template, prompt_tokenizer(loaded, template), example)
         out.update(model=loaded.source, template=template.name, device=loaded.device,
-                   flagged=diagnosis.flagged, ending=ending)
+                   flagged=diagnosis.flagged, ending=ending, prompt_ids=prompt_ids)
+        if loaded.info.get("lora"):
+            out["lora"] = {"base": loaded.info.get("base"), "r": loaded.info["lora"]["r"]}
         json.dump(out, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0

@@ -82,7 +82,18 @@ class GPTConfig:
 
 def linear(layer: nn.Linear, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
     """layer(x), then GELU-tanh if `gelu`: through oneDNN (the activation fused into the
-    matmul) when `_use_onednn` says it applies, else F.linear."""
+    matmul) when `_use_onednn` says it applies, else F.linear. A LoRA layer (lora.py) adds
+    its low-rank update, unless adapters are off in this thread."""
+    if hasattr(layer, "lora_A"):
+        from .lora import adapters_active
+
+        if adapters_active():
+            y = _dense(layer, x, False) + layer.lora_delta(x)
+            return F.gelu(y, approximate="tanh") if gelu else y
+    return _dense(layer, x, gelu)
+
+
+def _dense(layer: nn.Linear, x: torch.Tensor, gelu: bool) -> torch.Tensor:
     if _use_onednn(x, layer.weight):
         try:
             return torch.ops.mkldnn._linear_pointwise(

@@ -96,7 +96,7 @@ def load_model(spec: str | os.PathLike, *, device: str = "cpu", revision: str | 
 
     device = pick_device(device)
     folder, source, info = locate_model(spec, revision=revision, sessions_dir=sessions_dir)
-    return _load_folder(folder, device, dropout, source, info)
+    return _load_folder(folder, device, dropout, source, info, sessions_dir)
 
 
 def locate_model(spec: str | os.PathLike, *, revision: str | None = None,
@@ -158,7 +158,62 @@ def read_model_files(spec: str | os.PathLike, *, revision: str | None = None,
     """`ModelFiles` of the model `spec` names (a session, a folder, or a Hub id)."""
     folder, source, _info = locate_model(spec, revision=revision, sessions_dir=sessions_dir,
                                          weights=False)
-    return read_folder_files(folder, source)
+    return read_folder_files(folder, source, sessions_dir)
+
+
+def lora_base_of(spec: str, *, sessions_dir: str | os.PathLike | None = None) -> str | None:
+    """The base model spec of a LoRA checkpoint (a session or a local folder), read from its
+    workbench.json alone; None for anything else."""
+    from ..sessions import find_session, resolve_checkpoint, split_model_spec
+    from .lora import ADAPTER_CONFIG
+
+    text = str(spec).strip()
+    try:
+        session = find_session(text, sessions_dir)
+        if session is not None:
+            folder = resolve_checkpoint(session, split_model_spec(text.removeprefix("session:"))[1])
+        elif Path(text).expanduser().is_dir():
+            folder = Path(text).expanduser()
+        else:
+            return None
+    except WorkbenchError:
+        return None
+    if not (folder / ADAPTER_CONFIG).is_file():
+        return None
+    lora = _read_workbench_json(folder).get("lora")
+    return lora.get("base") if isinstance(lora, dict) else None
+
+
+def same_model(a: str, b: str) -> bool:
+    """Two spellings of one model spec (equal, or two paths to one folder)."""
+    if a.strip() == b.strip():
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+def base_view(sft: LoadedModel) -> LoadedModel:
+    """The base model behind a LoRA model, from the same weights (adapters off in the
+    calling thread): one copy of the base in memory for a base-vs-SFT comparison."""
+    from .lora import AdaptersOff
+
+    return LoadedModel(AdaptersOff(sft.model), sft.tokenizer, None,
+                       sft.info.get("base") or "base", dict(sft.info, shared_with=sft.source,
+                                                            lora=None))
+
+
+def load_pair(base_spec: str, sft_spec: str, *, device: str = "cpu",
+              sessions_dir: str | os.PathLike | None = None,
+              progress=lambda _label: None) -> tuple[LoadedModel, LoadedModel]:
+    """(base, SFT) for a comparison. When the SFT model is a LoRA adapter of `base_spec`,
+    the base is the adapter's own base with the adapter off (loaded once)."""
+    progress("loading the SFT model")
+    sft = load_model(sft_spec, device=device, sessions_dir=sessions_dir)
+    lora = sft.info.get("lora")
+    if lora and same_model(lora.get("base", ""), base_spec):
+        return base_view(sft), sft
+    progress("loading the base model")
+    return load_model(base_spec, device=device, sessions_dir=sessions_dir), sft
 
 
 def saved_template(spec: str, *, sessions_dir: str | os.PathLike | None = None) -> Template | None:
@@ -191,8 +246,22 @@ def saved_template(spec: str, *, sessions_dir: str | os.PathLike | None = None) 
     return template_from_dict(meta["template"], f"{file}: template") if meta.get("template") else None
 
 
-def read_folder_files(folder: Path, source: str | None = None) -> ModelFiles:
-    """`ModelFiles` of a model folder (config.json, tokenizer files, workbench.json)."""
+def read_folder_files(folder: Path, source: str | None = None, sessions_dir=None) -> ModelFiles:
+    """`ModelFiles` of a model folder (config.json, tokenizer files, workbench.json); of a
+    LoRA checkpoint, its own tokenizer and template and its base model's size."""
+    from .lora import ADAPTER_CONFIG
+
+    if (folder / ADAPTER_CONFIG).is_file():
+        meta = _read_workbench_json(folder)
+        base_spec = (meta.get("lora") or {}).get("base") if isinstance(meta.get("lora"), dict) else None
+        if not base_spec:
+            raise WorkbenchError(f"{folder}: an adapter whose workbench.json names no base model")
+        base = read_model_files(base_spec, sessions_dir=sessions_dir or _sessions_of(folder))
+        tokenizer = _load_tokenizer(folder, meta)
+        template = (template_from_dict(meta["template"], f"{folder / WORKBENCH_FILE}: template")
+                    if meta.get("template") else None)
+        return ModelFiles(folder, source or str(folder), tokenizer, template, base.n_positions,
+                          max(base.vocab_size, tokenizer.n_vocab))
     file = folder / "config.json"
     if not file.is_file():
         raise WorkbenchError(f"model {folder}: no config.json (a Hugging Face GPT-2 "
@@ -220,7 +289,11 @@ def read_folder_files(folder: Path, source: str | None = None) -> ModelFiles:
 
 
 def _load_folder(folder: Path, device: str, dropout: float, source: str,
-                 info: dict) -> LoadedModel:
+                 info: dict, sessions_dir=None) -> LoadedModel:
+    from .lora import ADAPTER_CONFIG
+
+    if (folder / ADAPTER_CONFIG).is_file():
+        return _load_adapter_folder(folder, device, dropout, source, info, sessions_dir)
     config = read_config(folder / "config.json", dropout)
     weights = next((folder / n for n in WEIGHT_FILES if (folder / n).is_file()), None)
     if weights is None:
@@ -236,6 +309,51 @@ def _load_folder(folder: Path, device: str, dropout: float, source: str,
     info = dict(info, folder=str(folder), weights=weights.name, params=model.num_params(),
                 config=asdict(config), device=device)
     return LoadedModel(model, files.tokenizer, files.template, source, info)
+
+
+def _load_adapter_folder(folder: Path, device: str, dropout: float, source: str, info: dict,
+                         sessions_dir=None) -> LoadedModel:
+    """A LoRA checkpoint: its base model (loaded by the spec workbench.json records), the
+    embedding rows its template's tokens added, and the adapter."""
+    import torch
+
+    from .lora import ADDED_EMBEDDINGS, ADAPTER_WEIGHTS, apply_lora, load_adapter
+
+    meta = _read_workbench_json(folder)
+    spec = meta.get("lora") if isinstance(meta.get("lora"), dict) else None
+    if spec is None or not spec.get("base"):
+        raise WorkbenchError(f"{folder}: an adapter (adapter_config.json) whose workbench.json "
+                             "does not say which base model it belongs to; load it with peft "
+                             "onto its base, or `workbench merge` it where it was made")
+    files = read_folder_files(folder, source, sessions_dir=sessions_dir)
+    base = load_model(spec["base"], device=device, dropout=dropout,
+                      sessions_dir=sessions_dir or _sessions_of(folder))
+    model = base.model
+    if files.tokenizer.n_vocab > model.config.vocab_size:
+        model.resize_token_embeddings(files.tokenizer.n_vocab)
+    lora = apply_lora(model, int(spec["r"]), float(spec["alpha"]), float(spec.get("dropout", 0)),
+                      tuple(spec.get("targets") or ()), spec["base"], base.source)
+    lora.base_vocab = int(spec.get("base_vocab") or base.model.config.vocab_size)
+    where = folder / ADAPTER_WEIGHTS
+    load_adapter(model, read_weights(where), str(where))
+    added = folder / ADDED_EMBEDDINGS
+    if added.is_file():
+        rows = read_weights(added).get("rows")
+        if rows is None or rows.shape[0] != model.config.vocab_size - lora.base_vocab:
+            raise WorkbenchError(f"{added}: does not hold the {model.config.vocab_size - lora.base_vocab} "
+                                 "added embedding rows this adapter's tokenizer needs")
+        with torch.no_grad():
+            model.transformer.wte.weight[lora.base_vocab:] = rows.to(model.transformer.wte.weight)
+    model.to(device).eval()
+    info = dict(info, folder=str(folder), weights=where.name, params=model.num_params(),
+                config=asdict(model.config), device=device, lora=lora.to_dict(),
+                base=base.source)
+    return LoadedModel(model, files.tokenizer, files.template, source, info)
+
+
+def _sessions_of(folder: Path) -> Path | None:
+    """The sessions folder holding a checkpoint folder (sessions/<name>/checkpoints/step-N)."""
+    return folder.parents[2] if folder.parent.name == "checkpoints" and len(folder.parents) > 2 else None
 
 
 def read_config(file: Path, dropout: float = 0.0):
@@ -616,9 +734,21 @@ def save_model(model, tokenizer: Tokenizer, folder: str | os.PathLike, *,
                              f"the model only {model.config.vocab_size} embeddings (call "
                              "model.resize_token_embeddings first)")
     folder.mkdir(parents=True, exist_ok=True)
-    with _atomic(folder / "model.safetensors") as tmp:
-        save_file(hf_state_dict(model), str(tmp), metadata={"format": "pt"})
-    write_json_atomic(folder / "config.json", hf_config(model, tokenizer))
+    lora = getattr(model, "lora", None)
+    if lora is not None:  # a PEFT adapter, not the whole model
+        from .lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADDED_EMBEDDINGS, adapter_state, peft_config
+
+        with _atomic(folder / ADAPTER_WEIGHTS) as tmp:
+            save_file(adapter_state(model), str(tmp), metadata={"format": "pt"})
+        write_json_atomic(folder / ADAPTER_CONFIG, peft_config(lora, model.config.family))
+        if model.config.vocab_size > lora.base_vocab:  # the rows a template's tokens added
+            rows = model.transformer.wte.weight.detach()[lora.base_vocab:].cpu().contiguous()
+            with _atomic(folder / ADDED_EMBEDDINGS) as tmp:
+                save_file({"rows": rows}, str(tmp), metadata={"first_id": str(lora.base_vocab)})
+    else:
+        with _atomic(folder / "model.safetensors") as tmp:
+            save_file(hf_state_dict(model), str(tmp), metadata={"format": "pt"})
+        write_json_atomic(folder / "config.json", hf_config(model, tokenizer))
     tokenizer.save(folder)
     meta = {
         "format": 1,
@@ -628,6 +758,8 @@ def save_model(model, tokenizer: Tokenizer, folder: str | os.PathLike, *,
                       "eos_id": tokenizer.eos_id},
         "extra": dict(extra or {}),
     }
+    if lora is not None:
+        meta["lora"] = lora.to_dict()
     write_json_atomic(folder / WORKBENCH_FILE, meta)
     return folder
 

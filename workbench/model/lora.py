@@ -224,3 +224,7 @@ class AdaptersOff(nn.Module):
 
     def num_params(self, non_embedding: bool = False) -> int:
         return self.inner.num_params(non_embedding)
+
+    def resize_token_embeddings(self, new_vocab: int) -> None:
+        """A template's tokens: the shared embedding grows for both sides alike."""
+        self.inner.resize_token_embeddings(new_vocab)

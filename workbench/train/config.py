@@ -32,8 +32,10 @@ form's drop-downs, the Batches screen's cycling keys). `device` also takes `cuda
 class TrainConfig:
     # -- model ------------------------------------------------------------------------
     model: str = "demo-base"
-    """Model to fine-tune: a Hub id (gpt2, distilgpt2), a local HF folder, a session
-    (NAME, NAME@best), or `scratch` for a new random GPT-2 (sizes below)."""
+    """Model to fine-tune: a Hub id (gpt2, roneneldan/TinyStories-33M), a local HF folder
+    (GPT-2 or GPT-Neo), a session (NAME, NAME@best), `scratch` for a new random GPT-2 of the
+    sizes below, or `scratch:SIZE` for one of a preset size (gpt2, gpt2-medium, gpt2-large,
+    gpt2-xl, tinystories-1m/3m/8m/28m/33m)."""
     revision: str = ""
     """Hub revision (commit, tag or branch) to pin; empty for the default branch."""
     tokenizer: str = "gpt2"
@@ -170,6 +172,11 @@ class TrainConfig:
                 bad(name, "must be at least 1")
         if self.model == "scratch" and self.n_head >= 1 and self.n_embd % self.n_head:
             bad("n_embd", f"must be divisible by n_head ({self.n_head})")
+        if self.model.startswith("scratch:"):
+            from ..model.sizes import PRESETS
+
+            if self.model.split(":", 1)[1].lower() not in PRESETS:
+                bad("model", f"scratch:SIZE takes one of {', '.join(PRESETS)}")
         for name in ("max_steps", "warmup_steps", "eval_every", "eval_batches", "save_every",
                      "keep_last", "sample_every", "threads", "seed", "lora_r"):
             if getattr(self, name) < 0:

@@ -110,26 +110,54 @@ def make_optimizer(model, config: TrainConfig, device: str):
 
 def build_model(config: TrainConfig, recipe, device: str, sessions_dir: Path | None,
                 resume_from: Path | None = None):
-    """The model to train: the checkpoint's weights (a resumed run), a new one (`scratch`,
+    """The model to train: the checkpoint's weights (a resumed run; a LoRA checkpoint
+    brings its base and adapter), a new one (`scratch`, or `scratch:NAME` of a preset size,
     seeded), or the pretrained one; its embeddings grown to the recipe's tokenizer (the
-    template's special tokens)."""
-    from ..model import GPT, GPTConfig, load_model
+    template's special tokens); with lora_r > 0, the LoRA layers, everything else frozen."""
+    from ..model import load_model
 
     if resume_from is not None:
-        model = load_model(resume_from, device=device).model
-    elif config.model == "scratch":
+        model = load_model(resume_from, device=device, sessions_dir=sessions_dir).model
+        if getattr(model, "lora", None) is None and recipe.tokenizer.n_vocab > model.config.vocab_size:
+            model.resize_token_embeddings(recipe.tokenizer.n_vocab)
+        return model
+    source = config.model
+    if config.model.startswith("scratch"):
         import torch
 
         torch.manual_seed(config.seed)
-        model = GPT(GPTConfig(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-                              n_positions=config.n_positions,
-                              vocab_size=recipe.tokenizer.n_vocab)).to(device)
+        model = _scratch(config, recipe.tokenizer.n_vocab).to(device)
     else:
-        model = load_model(config.model, device=device, revision=config.revision or None,
-                           sessions_dir=sessions_dir).model
+        loaded = load_model(config.model, device=device, revision=config.revision or None,
+                            sessions_dir=sessions_dir)
+        model, source = loaded.model, loaded.source
+        if getattr(model, "lora", None) is not None:
+            from ..model.lora import merge_lora
+
+            merge_lora(model)  # fine-tuning a LoRA session: its merged weights are the base
+    base_vocab = model.config.vocab_size
     if recipe.tokenizer.n_vocab > model.config.vocab_size:
         model.resize_token_embeddings(recipe.tokenizer.n_vocab)
+    if config.lora_r:
+        from ..model.lora import apply_lora
+
+        lora = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout,
+                          config.lora_targets, base=config.model, base_source=source)
+        lora.base_vocab = base_vocab
     return model
+
+
+def _scratch(config: TrainConfig, vocab_size: int):
+    """A new model: the config's n_layer/n_head/n_embd/n_positions (`scratch`), or a preset's
+    shape (`scratch:gpt2-medium`, `scratch:tinystories-33m`)."""
+    from ..model import GPT, GPTConfig
+
+    if ":" in config.model:
+        from ..model.sizes import preset_config
+
+        return GPT(preset_config(config.model.split(":", 1)[1], vocab_size))
+    return GPT(GPTConfig(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                         n_positions=config.n_positions, vocab_size=vocab_size))
 
 
 # ----------------------------------------------------------------------------------------
@@ -376,12 +404,18 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         log(f"head_vocab data: the softmax covers the {len(vocab)} token ids of the data")
     train_model = dist.wrap(model, vocab)
     n_params = sum(p.numel() for p in model.parameters())
+    n_trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if n_trained < n_params:
+        log(f"LoRA r={config.lora_r} alpha={config.lora_alpha:g} on "
+            f"{', '.join(model.lora.targets)} ({len(model.lora.modules)} layers): "
+            f"{n_trained:,} of {n_params:,} parameters trained")
     log(f"model {config.model} ({n_params / 1e6:.2f}M parameters) on {device}"
         f"{' ×' + str(dist.world) if dist.world > 1 else ''}; template {template.name}; "
         f"tokenizer {tokenizer.describe()}; {max_steps} steps of {per_step} micro-batches × "
         f"{config.batch_size} rows ({config.batcher}, loss on {config.loss_on})")
     status.update(state="running", step=step, max_steps=max_steps, device=device,
-                  template=template.name, data_report=recipe.report, n_params=n_params)
+                  template=template.name, data_report=recipe.report, n_params=n_params,
+                  n_trained=n_trained)
 
     def trainer_state() -> dict:
         return {"step": step, "tokens_seen": tokens_seen, "elapsed_s": elapsed_s(),
