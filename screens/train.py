@@ -144,6 +144,7 @@ class TrainScreen(WorkbenchScreen):
     TrainScreen #f-device { width: 1fr; max-width: 48; margin-right: 2; }
     TrainScreen #launch { min-width: 12; }
     TrainScreen #form-summary { height: auto; margin: 0 1; padding: 0 0 0 0; }
+    TrainScreen #form-plan { height: auto; margin: 0 1; color: $text-muted; }
     TrainScreen #form { height: 1fr; margin: 0 0 0 1; padding-right: 1;
                         scrollbar-size-vertical: 1; }
     TrainScreen .form-section { margin-top: 1; }
@@ -226,6 +227,7 @@ class TrainScreen(WorkbenchScreen):
                                  tooltip=helps.get("device", ""))
                     yield Button("Launch ^s", id="launch", variant="primary", compact=True)
                 yield Static(id="form-summary")
+                yield Static(id="form-plan")
                 with VerticalScroll(id="form", can_focus=False):
                     for section, names in SECTIONS.items():
                         yield Static(SECTION_TITLES.get(section, section),
@@ -407,7 +409,44 @@ class TrainScreen(WorkbenchScreen):
         self.query_one("#f-device").set_class("device" in errors, "-invalid")
         self._update_summary()
         self._update_field_help()
+        if not errors:
+            self._plan(TrainConfig(**values))
         return errors
+
+    PLAN_FIELDS = ("model", "revision", "tokenizer", "n_layer", "n_head", "n_embd",
+                   "n_positions", "lora_r", "lora_targets", "batch_size", "max_len", "device",
+                   "dtype")
+
+    def _plan(self, config: TrainConfig) -> None:
+        """The model's size and the run's memory plan, computed in a job (it builds the
+        model's shape with torch) and shown under the summary."""
+        key = tuple(getattr(config, f) for f in self.PLAN_FIELDS)
+        if key == getattr(self, "_plan_key", None):
+            return
+        self._plan_key = key
+        sessions_dir = self.app.sessions_dir  # type: ignore[attr-defined]
+
+        def job(control):
+            from workbench.model.sizes import plan_for
+
+            try:
+                return plan_for(config, sessions_dir)
+            except Exception as err:  # noqa: BLE001 - a model not found yet: said at launch
+                return err
+
+        def done(plan) -> None:
+            box = self.query_one("#form-plan", Static)
+            if isinstance(plan, BaseException):
+                box.update(Content.from_markup("[dim]size: $why[/]", why=str(plan)[:160]))
+                return
+            verdict = plan.verdict()
+            style = {"refuse": "b $error", "warn": "b $warning"}.get(verdict, "dim")
+            lead = {"refuse": "✖ will not fit: ", "warn": "close to the limit: "}.get(verdict, "")
+            advice = f" · try {plan.advice(config)}" if verdict else ""
+            box.update(Content.from_markup(f"[{style}]$lead$plan$advice[/]", lead=lead,
+                                           plan=plan.describe(), advice=advice))
+
+        self.run_job("plan", job, on_done=done, label="sizing the model")
 
     def _name_problem(self) -> str:
         name = self.query_one("#f-name", Input).value.strip()

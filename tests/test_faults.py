@@ -187,7 +187,8 @@ def test_two_trainers_on_one_session(data, tmp_path):
     toml.write_text(config.to_toml())
     sessions = tmp_path / "sessions"
     args = ["train", str(toml), "--session", "dup", "--sessions", str(sessions), "--quiet"]
-    a, b = spawn(args), spawn(args)
+    slow = {"STEP_SLEEP": "0.15"}  # the first is still training when the second asks
+    a, b = spawn(args, slow), spawn(args, slow)
     (out_a, err_a), (out_b, err_b) = a.communicate(timeout=120), b.communicate(timeout=120)
     codes = sorted([a.returncode, b.returncode])
     assert codes == [0, 2], (err_a, err_b)

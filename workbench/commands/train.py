@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                            resume_from=args.from_)
     config = _config(args)
     config.validate()
+    _check_memory(config, sessions, quiet=args.quiet)
     if args.detach:
         session = runner.start(config, args.session, sessions)
         print(f"started session {session.name} in the background (pid file: {session / 'status.json'};"
@@ -106,6 +107,17 @@ def run(args: argparse.Namespace) -> int:
                              f"name or --resume {name}")
     return _foreground(config, session, resume=False, quiet=args.quiet, sessions=sessions,
                        discard=not session.exists())
+
+
+def _check_memory(config, sessions: Path, quiet: bool) -> None:
+    """Before a run: parameters, trained parameters and the memory plan against what the
+    device has; a run that will not fit is refused with what to change."""
+    from ..model.sizes import check_fits
+
+    plan = check_fits(config, sessions)
+    if plan is not None and not quiet:
+        note = "warning: close to the limit; " if plan.verdict() == "warn" else ""
+        print(f"{note}{plan.describe()}", file=sys.stderr)
 
 
 def _same_config(session: Path, config) -> bool:

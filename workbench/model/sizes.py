@@ -15,10 +15,13 @@ The memory plan counts what a training step holds, per part, in bytes:
   in bf16; SDPA's fused kernels keep no T x T matrix;
 * the LM head's loss: one chunk of logits and its softmax, and (when the embedding is
   trained) a gradient buffer the size of the embedding;
+* a checkpoint being written: the Hugging Face layout's transposed copies of GPT-2's
+  Conv1D weights (none for an adapter). Activations are gone by then, so a step's peak is
+  the larger of the two;
 * the runtime itself (torch, the data): `RUNTIME_BYTES`.
 
-`ACT_FLOATS` and `RUNTIME_BYTES` were fitted to peak memory measured on the CPU
-(bench/bench_memory.py prints the estimate beside the measured peak for several sizes).
+`ACT_FLOATS` was fitted to the peak memory measured on the CPU for gpt2 and gpt2-medium,
+full and LoRA (bench/bench_lora_memory.py prints the estimate beside the measured peak).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ PRESETS: dict[str, dict] = {
 }
 """name -> GPTConfig fields (GPT-Neo: alternating global/local layers, window 256)."""
 
-ACT_FLOATS = 20        # floats of width C saved per layer and position (fitted, fp32)
+ACT_FLOATS = 28        # floats of width C saved per layer and position (fitted, fp32)
 RUNTIME_BYTES = 450 * 2**20   # torch, tokenizer and data in a training process (CPU, fitted)
 HEAD_CHUNK = 256       # rows of logits ChunkedHeadLoss holds at once
 
@@ -97,19 +100,23 @@ class MemoryPlan:
     optimizer: int
     activations: int
     head: int
+    checkpoint: int
     runtime: int
     available: int | None      # bytes free on the device (None: unknown)
     device: str
 
     @property
     def total(self) -> int:
-        return (self.weights + self.gradients + self.optimizer + self.activations
-                + self.head + self.runtime)
+        """The peak: what always stays, plus the activations of a step or a checkpoint
+        being written, whichever is larger (they never coexist)."""
+        return (self.weights + self.gradients + self.optimizer + self.head + self.runtime
+                + max(self.activations, self.checkpoint))
 
     def parts(self) -> list[tuple[str, int]]:
         return [("weights", self.weights), ("gradients", self.gradients),
                 ("AdamW state", self.optimizer), ("activations", self.activations),
-                ("LM head loss", self.head), ("runtime", self.runtime)]
+                ("LM head loss", self.head), ("checkpoint save", self.checkpoint),
+                ("runtime", self.runtime)]
 
     def describe(self) -> str:
         mb = lambda n: f"{n / 2**20:,.0f} MB"  # noqa: E731
@@ -155,11 +162,53 @@ def plan_memory(model_config, config, *, trainable: int | None = None,
     act_bytes = 2 if half else 4
     activations = int(L * tokens * C * ACT_FLOATS * act_bytes)
     V = model_config.vocab_size
-    head = HEAD_CHUNK * V * 4 * 2 + (V * C * 4 if trainable == params else 0)
+    full = trainable == params
+    head = HEAD_CHUNK * V * 4 * 2 + (V * C * 4 if full else 0)
+    inner = model_config.n_inner or 4 * C
+    conv1d = L * (4 * C * C + 2 * C * inner) if model_config.family == "gpt2" else 0
     return MemoryPlan(params=params, trainable=trainable, weights=params * 4,
                       gradients=trainable * 4, optimizer=trainable * 8, activations=activations,
-                      head=head, runtime=RUNTIME_BYTES if device.startswith("cpu") else 0,
+                      head=head, checkpoint=conv1d * 4 if full else 0,
+                      runtime=RUNTIME_BYTES if device.startswith("cpu") else 0,
                       available=device_free_bytes(device), device=device)
+
+
+def model_config_for(config, sessions_dir=None):
+    """The GPTConfig the run of `config` will train, read without its weights: a scratch
+    model's (or preset's) shape, or the model's config.json (a LoRA checkpoint: its base's)."""
+    from ..errors import WorkbenchError
+    from .gpt2 import GPTConfig
+    from .load import _read_workbench_json, config_from_hf, locate_model, _read_json_object
+    from .lora import ADAPTER_CONFIG
+
+    if config.model.startswith("scratch"):
+        from ..tokenizer import load_tokenizer
+
+        vocab = load_tokenizer(config.tokenizer).n_vocab
+        if ":" in config.model:
+            return preset_config(config.model.split(":", 1)[1], vocab)
+        return GPTConfig(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                         n_positions=config.n_positions, vocab_size=vocab)
+    spec = config.model
+    for _ in range(4):  # an adapter names its base; a base may be a session of its own
+        folder, _source, _info = locate_model(spec, revision=config.revision or None,
+                                              sessions_dir=sessions_dir, weights=False)
+        if not (folder / ADAPTER_CONFIG).is_file():
+            return config_from_hf(_read_json_object(folder / "config.json"),
+                                  str(folder / "config.json"))
+        spec = (_read_workbench_json(folder).get("lora") or {}).get("base") or ""
+        if not spec:
+            break
+    raise WorkbenchError(f"model {config.model}: cannot tell its size (an adapter with no base)")
+
+
+def plan_for(config, sessions_dir=None, device: str | None = None) -> MemoryPlan:
+    """The memory plan of `config`'s run, on its device (resolved)."""
+    if device is None:
+        from ..device import pick_device
+
+        device = pick_device(config.device)
+    return plan_memory(model_config_for(config, sessions_dir), config, device=device)
 
 
 def _targets(model_config, config) -> tuple[str, ...]:
@@ -188,3 +237,18 @@ def device_free_bytes(device: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def check_fits(config, sessions_dir=None) -> MemoryPlan | None:
+    """The plan of `config`'s run; a WorkbenchError (with what to change) when it will not
+    fit on its device. None when the model cannot be sized (the run reports that itself)."""
+    from ..errors import WorkbenchError
+
+    try:
+        plan = plan_for(config, sessions_dir)
+    except WorkbenchError:
+        return None
+    if plan.verdict() == "refuse":
+        raise WorkbenchError(f"this run will not fit: {plan.describe()}; try "
+                             f"{plan.advice(config)}")
+    return plan

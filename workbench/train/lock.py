@@ -72,7 +72,7 @@ class SessionLock:
         self.release()
 
 
-def acquire(session: Path, *, wait: float = 2.0) -> SessionLock:
+def acquire(session: Path, *, wait: float = 0.5) -> SessionLock:
     """Take the session's lock or raise WorkbenchError (exit 2) naming the holder. Waits up to
     `wait` seconds (a reader's probe holds it for an instant)."""
     try:

@@ -40,8 +40,8 @@ import numpy as np
 
 from ..errors import WorkbenchError
 from ..fsutil import append_jsonl, truncate_jsonl_after, write_json_atomic, write_text_atomic
-from ..sessions import (CONFIG, EVAL, LOG, METRICS, RECEIPTS, RECIPE, SAMPLES, read_index,
-                        read_status)
+from ..sessions import (CHECKPOINTS, CONFIG, EVAL, LOG, METRICS, RECEIPTS, RECIPE, SAMPLES,
+                        read_index, read_status)
 from .config import TrainConfig
 from .status import StatusWriter, keep_reserve, process_start_time, release_reserve
 
@@ -265,6 +265,11 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
     held = None
     if dist.world == 1:
         held = session_lock.inherited(session) or session_lock.acquire(session)
+        if not resume and ((session / CHECKPOINTS).is_dir() or (session / METRICS).exists()):
+            held.release()  # checked under the lock: a run that just ended is not retrained
+            raise WorkbenchError(f"session {session.name!r} already exists in {session.parent} "
+                                 f"with a run in it; choose another name or resume it with "
+                                 f"`workbench train --resume {session.name}`")
     try:
         log = Log(session, echo, enabled=dist.is_main)
         status = StatusWriter(session, enabled=dist.is_main)
@@ -413,9 +418,13 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         f"{' ×' + str(dist.world) if dist.world > 1 else ''}; template {template.name}; "
         f"tokenizer {tokenizer.describe()}; {max_steps} steps of {per_step} micro-batches × "
         f"{config.batch_size} rows ({config.batcher}, loss on {config.loss_on})")
+    plan = _memory_plan(model, config, device, n_trained)
+    if plan is not None:
+        log(f"memory plan: {plan.describe()}")
     status.update(state="running", step=step, max_steps=max_steps, device=device,
                   template=template.name, data_report=recipe.report, n_params=n_params,
-                  n_trained=n_trained)
+                  n_trained=n_trained,
+                  memory_plan_mb=round(plan.total / 2**20) if plan is not None else None)
 
     def trainer_state() -> dict:
         return {"step": step, "tokens_seen": tokens_seen, "elapsed_s": elapsed_s(),
@@ -550,9 +559,12 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         return "failed"
     finally:
         dist.close()
+    peak = _peak_mb(device)
     log(f"finished {max_steps} steps in {elapsed_s():.1f} s"
-        + (f"; best val loss {best[0]:.4f} at step {best[1]}" if best[0] is not None else ""))
-    status.update(state="finished", finished_at=status.now())
+        + (f"; best val loss {best[0]:.4f} at step {best[1]}" if best[0] is not None else "")
+        + (f"; peak memory {peak:,.0f} MB" if peak else "")
+        + (f" (planned {plan.total / 2**20:,.0f} MB)" if plan is not None and peak else ""))
+    status.update(state="finished", finished_at=status.now(), peak_memory_mb=peak)
     return "finished"
 
 
@@ -562,6 +574,30 @@ class WriteFailed(Exception):
     def __init__(self, cause: OSError, doing: str) -> None:
         super().__init__(f"{doing}: {cause}")
         self.cause, self.doing = cause, doing
+
+
+def _memory_plan(model, config: TrainConfig, device: str, trainable: int):
+    """The memory plan of this run (workbench.model.sizes), or None if it cannot be made."""
+    try:
+        from ..model.sizes import plan_memory
+
+        return plan_memory(model.config, config, trainable=trainable, device=device)
+    except Exception:  # noqa: BLE001 - a plan is advice; it never stops a run
+        return None
+
+
+def _peak_mb(device: str) -> float | None:
+    """The peak memory this process used: CUDA's allocator peak, else the resident peak."""
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 2**20
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _checkpoint_mb(model) -> float:

@@ -95,6 +95,9 @@ def start(config: TrainConfig, name: str | None = None,
     """Validate, create sessions/<name>/ with config.toml, launch detached. Returns the folder."""
     config.validate()
     root = Path(sessions_dir or default_sessions_dir())
+    from ..model.sizes import check_fits
+
+    check_fits(config, root)  # a run that will not fit is refused before it starts
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
