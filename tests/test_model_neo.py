@@ -123,3 +123,25 @@ def test_training_a_neo_model_from_the_workbench(tmp_path):
     ids = torch.randint(0, 259, (1, 30))
     with torch.no_grad():
         assert torch.allclose(back(ids).logits, loaded.model(ids), atol=1e-4, rtol=0)
+
+
+def test_a_neo_hub_id_loads_from_the_hf_cache_offline(tmp_path, monkeypatch):
+    """A TinyStories-like repo in an HF cache built here: loaded by its Hub id with
+    HF_HUB_OFFLINE=1, no network."""
+    import huggingface_hub.constants as hub
+
+    commit = "c" * 40
+    hf = hf_neo("1M")
+    repo = tmp_path / "hub" / "models--roneneldan--TinyStories-1M"
+    snap = repo / "snapshots" / commit
+    hf.save_pretrained(snap, safe_serialization=True)
+    ByteTokenizer().save(snap)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    loaded = load_model("roneneldan/TinyStories-1M")
+    assert loaded.info["kind"] == "hub" and loaded.model.config.family == "gpt_neo"
+    ids = torch.randint(0, 1000, (1, 20))
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(ids), hf(ids).logits, atol=1e-4, rtol=0)
