@@ -411,6 +411,9 @@ class TrainScreen(WorkbenchScreen):
         self._update_field_help()
         if not errors:
             self._plan(TrainConfig(**values))
+        else:
+            self.query_one("#form-plan", Static).update("")
+            self._plan_key = None
         return errors
 
     PLAN_FIELDS = ("model", "revision", "tokenizer", "n_layer", "n_head", "n_embd",
@@ -436,8 +439,12 @@ class TrainScreen(WorkbenchScreen):
 
         def done(plan) -> None:
             box = self.query_one("#form-plan", Static)
+            if self._errors:
+                return  # the form changed to something that cannot run meanwhile
             if isinstance(plan, BaseException):
-                box.update(Content.from_markup("[dim]size: $why[/]", why=str(plan)[:160]))
+                why = str(plan).split(". ")[0]
+                why = why if len(why) <= 100 else why[:99] + "…"
+                box.update(Content.from_markup("[dim]size: not known yet ($why)[/]", why=why))
                 return
             verdict = plan.verdict()
             style = {"refuse": "b $error", "warn": "b $warning"}.get(verdict, "dim")

@@ -325,7 +325,7 @@ async def test_run_outlives_the_app_is_reattached_stopped_and_resumed(tmp_path, 
         await wait_for(pilot, lambda: screen.run_watch.state == "running"
                        and screen.run_watch.step > stopped_at, 90, "the resumed run to advance")
         assert "resumed from step-" in (sessions / "long-run" / "train.log").read_text()
-        runner.stop("long-run", sessions)
+        assert runner.stop("long-run", sessions), read_status(sessions / "long-run")
         await wait_for(pilot, lambda: screen.run_watch.state == "stopped", 60, "the second stop")
 
 

@@ -45,8 +45,20 @@ def load(key: str, source: str) -> Dataset | None:
 
 
 def store(ds: Dataset, key: str) -> Dataset:
-    """Write `ds` (plain splits, no views) to the cache and return it memory-mapped."""
+    """Write `ds` (plain splits, no views) to the cache and return it memory-mapped.
+
+    Two processes may cache the same source at once (the ranks of a DDP run, the app and a
+    training process): each writes its own temporary folder, and the first to rename it
+    wins; the other's copy is dropped and the winner's is read. A cache that cannot be
+    written (a full or read-only disk) is skipped: the data is used from memory."""
     root = cache_dir() / "datasets"
+    try:
+        return _store(ds, key, root)
+    except OSError:
+        return ds
+
+
+def _store(ds: Dataset, key: str, root) -> Dataset:
     folder = root / key
     tmp = root / f".{key}.{os.getpid()}.tmp"
     if tmp.exists():
@@ -63,6 +75,9 @@ def store(ds: Dataset, key: str) -> Dataset:
             "bad": {n: s.bad.to_dict() for n, s in ds.splits.items()}, "info": ds.info}
     (tmp / "meta.json").write_text(json.dumps(meta, default=str))
     if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process stored the same source a moment before
+        shutil.rmtree(tmp, ignore_errors=True)
     return load(key, ds.source) or ds
