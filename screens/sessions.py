@@ -31,7 +31,7 @@ from workbench.errors import WorkbenchError
 from workbench.sessions import CHECKPOINTS, checkpoint_rows
 
 from .base import ScreenCommand, WorkbenchScreen
-from .widgets.loss_plot import Curve, LossPlot, palette_color, rgb_hex
+from .widgets.loss_plot import LossPlot, palette_color, rgb_hex
 from .widgets.session_log import SessionLog
 from .widgets.session_text import config_content, samples_content, short_source
 from .widgets.session_watch import (LIVE_STATES, STATE_ICON, SessionWatch, advice,
@@ -322,7 +322,7 @@ class SessionsScreen(WorkbenchScreen):
         plot = self.query_one("#overlay-plot", LossPlot)
         title = self.query_one("#overlay-title", Static)
         if self.marked:
-            curves = [Curve(n, self.watches[n].train_points(), self.watches[n].val_points(), color=i)
+            curves = [self.watches[n].curve(color=i)
                       for i, n in enumerate(names)]
             plot.set_curves(curves, empty_message="the marked runs have no metrics yet")
             title.update(Content.from_markup(
@@ -330,7 +330,7 @@ class SessionsScreen(WorkbenchScreen):
                 n=str(len(names))))
         elif names:
             w = self.watches[names[0]]
-            plot.set_curves([Curve(names[0], w.train_points(), w.val_points())],
+            plot.set_curves([w.curve()],
                             max_steps=w.max_steps if w.live else None,
                             empty_message="no metrics in this session yet")
             title.update(Content.from_markup(
@@ -394,7 +394,7 @@ class SessionsScreen(WorkbenchScreen):
         if changed & {"status", "metrics", "evals"}:
             self._show_detail_head()
             self.query_one("#detail-plot", LossPlot).set_curves(
-                [Curve(watch.name, watch.train_points(), watch.val_points())],
+                [watch.curve()],
                 max_steps=watch.max_steps if watch.live else None,
                 empty_message="no metrics in this session yet")
         if "status" in changed or initial:

@@ -44,7 +44,7 @@ from workbench.errors import WorkbenchError
 from workbench.train.config import CHOICES, SECTIONS, TrainConfig, field_help
 
 from .base import ScreenCommand, WorkbenchScreen
-from .widgets.loss_plot import Curve, LossPlot
+from .widgets.loss_plot import LossPlot
 from .widgets.session_log import SessionLog
 from .widgets.session_text import samples_content
 from .widgets.session_watch import (LIVE_STATES, SessionWatch, advice, failure_cause,
@@ -819,7 +819,7 @@ class TrainScreen(WorkbenchScreen):
         waiting = ("waiting for the first step…" if watch.live else "no metrics in this session")
         # a live run's axis runs to max_steps (the curve grows towards the edge); an ended
         # one's to where it got
-        plot.set_curves([Curve(watch.name, watch.train_points(), watch.val_points())],
+        plot.set_curves([watch.curve()],
                         max_steps=watch.max_steps if watch.live else None, empty_message=waiting)
 
     def _show_samples(self) -> None:

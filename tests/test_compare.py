@@ -250,9 +250,17 @@ def test_bad_input_is_one_line_and_exit_2(folders, prompts, tmp_path, capsys):
     bad.write_text('{"prompt": "ok"\n')
     _one_line_error(_main(capsys, "--base", base, "--sft", sft, "--prompts", str(bad)),
                     "line 1", "malformed JSON")
-    bad.write_text('{"prompt": "ok", "answer": "x"}\n')
-    _one_line_error(_main(capsys, "--base", base, "--sft", sft, "--prompts", str(bad)),
-                    "unknown field 'answer'")
+    # fields beyond a prompt's: kept for a template that uses them (the story template's
+    # summary), said once, never an error
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text('{"prompt": "a dog", "summary": "a dog finds a ball", "ending": "sad", '
+                     '"answer": 3}\n')
+    notes = []
+    (item,) = read_prompts(extra, on_notice=notes.append)
+    assert item.example.meta["summary"] == "a dog finds a ball" and "answer" not in item.example.meta
+    assert len(notes) == 1 and "answer, summary" in notes[0]
+    assert get_template("story").prompt_text(item.example).startswith(
+        "Write a story about: a dog finds a ball\nWith: sad ending")
     _one_line_error(_main(capsys, "--base", base, "--sft", sft, "--prompts", str(prompts),
                           "--template", "nope"), "nope")
     _one_line_error(_main(capsys, "--base", base, "--sft", sft, "--data", "x.json", "--n", "0"),

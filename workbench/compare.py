@@ -138,7 +138,8 @@ def item_from_example(example: Example, id: Any = None) -> CompareItem:
                        str(category) if category is not None else None, ending, id)
 
 
-def read_prompts(path: str | Path) -> list[CompareItem]:
+def read_prompts(path: str | Path, on_notice: Callable[[str], None] | None = None
+                 ) -> list[CompareItem]:
     """Items from a prompts file.
 
     * `.jsonl` (or `.json`): one JSON object per line with `prompt` (or `instruction`) and
@@ -182,11 +183,17 @@ def read_prompts(path: str | Path) -> list[CompareItem]:
                 except json.JSONDecodeError as err:
                     raise WorkbenchError(f"{name}: line {lineno}: malformed JSON ({err.msg}, "
                                          f"column {err.colno})") from None
+        extra: set[str] = set()
         for where, obj in numbered:
             try:
                 items.append(_item_from_object(obj, where))
             except ValueError as err:
                 raise WorkbenchError(f"{name}: {where}: {err}") from None
+            extra |= set(obj) - set(PROMPT_FIELDS)
+        if extra and on_notice is not None:
+            on_notice(f"{name}: fields {', '.join(sorted(extra))} are not prompt fields: kept "
+                      "for templates that use them (the story template's summary), else "
+                      "ignored")
     else:
         for lineno, line in enumerate(text.splitlines(), start=1):
             if line.strip():
@@ -220,13 +227,16 @@ def _item_from_object(obj: Any, where: str) -> CompareItem:
         if not isinstance(ending, str):
             raise ValueError("field 'ending' is not a string")
         ending = normalize_ending(ending)  # ValueError names what is wrong
-    unknown = sorted(set(obj) - set(PROMPT_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(PROMPT_FIELDS)})")
     row = int(where.split()[-1]) if where.split()[-1].isdigit() else None
-    return make_item(prompt, input=obj.get("input") or "", reference=ref,
+    item = make_item(prompt, input=obj.get("input") or "", reference=ref,
                      category=obj.get("category"), ending=ending,
                      id=obj.get("id", where), row=row)
+    # other fields a template may use (the story template's summary, ...) go to the
+    # example's meta; those that are not text are left out (`read_prompts` says which)
+    for key, value in obj.items():
+        if key not in PROMPT_FIELDS and isinstance(value, str) and value.strip():
+            item.example.meta[key] = value
+    return item
 
 
 def items_from_data(source: str | None, n: int, *, format: str | None = None,

@@ -44,12 +44,15 @@ def rgb_hex(color: tuple[int, int, int]) -> str:
 
 @dataclass
 class Curve:
-    """One run's losses. `train` and `val` are (step, loss) pairs in step order."""
+    """One run's losses. `train` and `val` are (step, loss) pairs in step order; `metric`
+    (step, value in [0, 1]) is drawn on a right-hand axis (exact match on eval prompts)."""
 
     label: str
     train: list[tuple[int, float]] = field(default_factory=list)
     val: list[tuple[int, float]] = field(default_factory=list)
     color: int | None = None   # palette index; None: by position in the plot
+    metric: list[tuple[int, float]] = field(default_factory=list)
+    metric_label: str = ""
 
 
 def downsample(points: list[tuple[int, float]], buckets: int) -> list[tuple[float, float]]:
@@ -150,7 +153,7 @@ class LossPlot(Widget):
 
     @property
     def has_data(self) -> bool:
-        return any(c.train or c.val for c in self.curves)
+        return any(c.train or c.val or c.metric for c in self.curves)
 
     # -- drawing --------------------------------------------------------------------------
     def _dark(self) -> bool:
@@ -171,14 +174,21 @@ class LossPlot(Widget):
             out.append((color, color))
         return out
 
+    def _metric_color(self) -> tuple[int, int, int]:
+        return palette_color(2, self._dark())
+
     def legend_text(self, width: int) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis", justify="left")
         colors = self._colors()
         if len(self.curves) == 1 and self.curves[0].color is None:
             text.append("━━ ", style=rgb_hex(colors[0][0]))
             text.append("train loss", style="")
-            text.append("   ●─● ", style=rgb_hex(colors[0][1]))
-            text.append("validation loss")
+            if self.curves[0].val or not self.curves[0].metric:
+                text.append("   ●─● ", style=rgb_hex(colors[0][1]))
+                text.append("validation loss")
+            if self.curves[0].metric:
+                text.append("   ◆─◆ ", style=rgb_hex(self._metric_color()))
+                text.append(f"{self.curves[0].metric_label} (right axis, 0-1)")
             if self.log_y:
                 text.append("   (log scale)", style="dim")
             return text
@@ -229,7 +239,7 @@ class LossPlot(Widget):
                    if v is not None and math.isfinite(v) and (not log or v > 0)]
             for _, v in train + val:
                 lo, hi = min(lo, v), max(hi, v)
-            for s, _ in train + val:
+            for s, _ in train + val + [(float(s), v) for s, v in curve.metric]:
                 last_step = max(last_step, s)
             series.append((train, val, tc, vc))
         if lo == math.inf:
@@ -245,6 +255,16 @@ class LossPlot(Widget):
         plt.plotsize(width, height)
         plt.theme("clear")
         plt.frame(True)
+        metric = self.curves[0].metric if len(self.curves) == 1 else []
+        if metric:  # on its own axis (right, 0-1)
+            ms = [float(s) for s, _ in metric]
+            mv = [float(v) for _, v in metric]
+            mc = self._metric_color()
+            if len(metric) > 1:
+                plt.plot(ms, mv, color=mc, marker=MARKER, yside="right")
+            plt.scatter(ms, mv, color=mc, marker="◆", yside="right")
+            plt.ylim(0, 1, yside="right")
+            plt.yticks([0, 0.5, 1], ["0", "0.5", "1"], yside="right")
         for train, val, tc, vc in series:
             if train:
                 plt.plot([s for s, _ in train], [v for _, v in train], color=tc, marker=MARKER)

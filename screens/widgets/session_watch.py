@@ -109,6 +109,7 @@ class SessionWatch:
         self.new_log_lines: list[str] = []
         self._train: list[tuple[int, float]] = []
         self._val: list[tuple[int, float]] = []
+        self._metric: list[tuple[int, float]] = []  # exact match on the eval prompts
 
     @property
     def name(self) -> str:
@@ -147,6 +148,7 @@ class SessionWatch:
                     self._train.clear()
                 elif name == "evals":
                     self._val.clear()
+                    self._metric.clear()
             if new:
                 store.extend(new)
                 changed.add(name)
@@ -154,6 +156,7 @@ class SessionWatch:
                     self._train.extend(_points(new, "loss"))
                 elif name == "evals":
                     self._val.extend(_points(new, "val_loss"))
+                    self._metric.extend(_points(new, "exact_match"))
         lines = self._log.read_lines(max_bytes=64 * 1024)
         if self._log.reset:
             self.log.clear()
@@ -205,6 +208,17 @@ class SessionWatch:
 
     def val_points(self) -> list[tuple[int, float]]:
         return self._val
+
+    def metric_points(self) -> list[tuple[int, float]]:
+        """(step, exact match on the eval prompts), when the run has eval prompts."""
+        return self._metric
+
+    def curve(self, color: int | None = None):
+        """The run's curves for the loss plot."""
+        from .loss_plot import Curve
+
+        return Curve(self.name, self._train, self._val, color=color, metric=self._metric,
+                     metric_label="exact match")
 
     def eta_seconds(self) -> float | None:
         """Seconds left at the pace of the last 50 logged steps (evaluations and checkpoints

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     template = get_template(args.template) if args.template else None
     data_info: dict = {}
     if args.prompts:
-        items = read_prompts(args.prompts)
+        items = read_prompts(args.prompts, on_notice=lambda m: print(f"workbench: {m}",
+                                                                      file=sys.stderr))
         data_info = {"prompts": args.prompts, "rows": len(items)}
     else:
         items, data_info = items_from_data(args.data, args.n, format=args.format,

@@ -67,6 +67,11 @@ class DemoPaths:
         return self.root / "tasks"
 
     @property
+    def lesson(self) -> Path:
+        """Seed 001's data as the lesson draws it (train.jsonl, test.jsonl)."""
+        return self.root / "lesson-001"
+
+    @property
     def chatml(self) -> Path:
         return self.root / "chatml"
 
@@ -106,6 +111,10 @@ def write_demo_data(root: str | os.PathLike = DATA_DIR, *, force: bool = False,
             for item in _story_prompt_rows()])
     if need(p.tasks / "train.jsonl") or need(p.tasks / "test.jsonl"):
         tasks.write_tasks(p.tasks, n_train=2000, n_test=200, seed=0)
+    if need(p.lesson / "train.jsonl") or need(p.lesson / "test.jsonl"):
+        from .lesson import write_lesson_data
+
+        write_lesson_data(p.lesson)
     if need(p.chatml / "train.jsonl"):
         chatml.write_chatml(p.chatml / "train.jsonl")
     if need(p.chatml_eval):

@@ -74,13 +74,16 @@ class _Prepared:
 def iter_raw_examples(n: int, seed: int = 0, sad_share: float = 0.08, *,
                       pool: int = DEFAULT_POOL, missing_summary: int = 0,
                       empty_story: int = 0, unterminated: bool = False,
-                      stats: dict | None = None) -> Iterator[str]:
+                      stats: dict | None = None, plots: tuple[str, ...] | None = None,
+                      names: dict[str, tuple[str, ...]] | None = None) -> Iterator[str]:
     """Yield `n` examples as text, each its rows joined with newlines (ending with one).
 
     `missing_summary` / `empty_story` examples get that defect (their positions are
     recorded in `stats["defects"]` when a dict is passed); with `unterminated` the last
-    example has no `<|endoftext|>` row.
+    example has no `<|endoftext|>` row. `plots` and `names` ({"f": ..., "m": ...}) restrict
+    the stories to those plots and characters (the rest held out for testing).
     """
+    name_table = names or NAMES
     if n < 0 or not 0.0 <= sad_share <= 1.0 or pool < 1:
         raise ValueError("need n >= 0, 0 <= sad_share <= 1 and pool >= 1")
     if missing_summary + empty_story > n:
@@ -106,7 +109,7 @@ def iter_raw_examples(n: int, seed: int = 0, sad_share: float = 0.08, *,
         ending = "sad" if rand() < sad_share else "happy"
         bucket = pools[ending]
         if len(bucket) < pool:
-            p = _Prepared(draft_story(rng, ending))
+            p = _Prepared(draft_story(rng, ending, rng.choice(plots) if plots else None))
             bucket.append(p)
         else:
             p = bucket[int(rand() * pool)]
@@ -129,7 +132,7 @@ def iter_raw_examples(n: int, seed: int = 0, sad_share: float = 0.08, *,
         meta.append("Story: \n" if i in no_story else p.story)
         if not (unterminated and i == n - 1):
             meta.append(END + "\n")
-        hero_names, friend_names = NAMES[p.hero], NAMES[p.friend]
+        hero_names, friend_names = name_table[p.hero], name_table[p.friend]
         hero = hero_names[int(rand() * len(hero_names))]
         friend = friend_names[int(rand() * len(friend_names))]
         while friend == hero:
@@ -142,7 +145,9 @@ def iter_raw_examples(n: int, seed: int = 0, sad_share: float = 0.08, *,
 
 def write_tinystories_raw(path: str | Path, n: int, seed: int = 0, sad_share: float = 0.08,
                           *, pool: int = DEFAULT_POOL, missing_summary: int = 0,
-                          empty_story: int = 0, unterminated: bool = False) -> dict:
+                          empty_story: int = 0, unterminated: bool = False,
+                          plots: tuple[str, ...] | None = None,
+                          names: dict[str, tuple[str, ...]] | None = None) -> dict:
     """Write `n` examples in the TinyStoriesInstruct raw row format (see the module doc).
 
     Written atomically. Returns a report: `examples`, `happy`, `sad`, `rows`, `bytes`,
@@ -157,7 +162,7 @@ def write_tinystories_raw(path: str | Path, n: int, seed: int = 0, sad_share: fl
         for text in iter_raw_examples(n, seed, sad_share, pool=pool,
                                       missing_summary=missing_summary,
                                       empty_story=empty_story, unterminated=unterminated,
-                                      stats=stats):
+                                      stats=stats, plots=plots, names=names):
             chunk.append(text)
             if len(chunk) >= 2048:
                 block = "".join(chunk)
@@ -200,6 +205,38 @@ def write_story_instructions(path: str | Path, n: int, seed: int = 0,
             counts["examples"] += 1
             counts[ending] += 1
     return counts
+
+
+# Seed 000's held-out requests are about plots and characters its training stories never have
+HELD_OUT_PLOTS = ("kite", "boat", "snow")
+HELD_OUT_NAMES = 8  # the last 8 girls' and 8 boys' names
+
+
+def split_plots_and_names() -> tuple[tuple[str, ...], dict, tuple[str, ...], dict]:
+    """(training plots, training names, held-out plots, held-out names)."""
+    from .stories import PLOT_NAMES
+
+    train_plots = tuple(p for p in PLOT_NAMES if p not in HELD_OUT_PLOTS)
+    train_names = {g: tuple(v[:-HELD_OUT_NAMES]) for g, v in NAMES.items()}
+    test_names = {g: tuple(v[-HELD_OUT_NAMES:]) for g, v in NAMES.items()}
+    return train_plots, train_names, HELD_OUT_PLOTS, test_names
+
+
+def held_out_requests(n_summaries: int = 100, seed: int = 0) -> list[dict]:
+    """Story requests about the held-out plots and characters: `n_summaries` fresh summaries,
+    each asked for with a happy and with a sad ending (2 × n requests; prompts-file rows)."""
+    _tp, _tn, plots, names = split_plots_and_names()
+    rng = random.Random(f"seed-000-requests/{seed}")
+    out = []
+    for i in range(n_summaries):
+        d = draft_story(rng, "happy", plots[i % len(plots)])
+        hero = rng.choice(names[d.hero])
+        friend = rng.choice([n for n in names[d.friend] if n != hero])
+        summary = d.named(hero, friend).summary
+        for ending in ("happy", "sad"):
+            out.append({"prompt": summary, "summary": summary, "ending": ending,
+                        "plot": d.plot})
+    return out
 
 
 def story_prompts(n: int = 20, seed: int = 0) -> list[dict]:

@@ -124,6 +124,13 @@ class TrainConfig:
     """Validation loss every N steps (0 for only at the end)."""
     eval_batches: int = 0
     """Validation batches per evaluation (0 for all)."""
+    eval_prompts: str = ""
+    """A prompts file answered greedily at every evaluation (JSONL: prompt, input, reference,
+    category, ending; see `workbench compare`): exact match, token F1 per category and a
+    story's ending adherence go to eval.jsonl and the plot. Use held-out prompts (the run
+    says how many also appear in its training data)."""
+    eval_max_new_tokens: int = 64
+    """Longest answer to an eval prompt."""
     save_every: int = 100
     """Checkpoint every N steps (0 for only at the end)."""
     keep_last: int = 2
@@ -167,7 +174,8 @@ class TrainConfig:
         if not self.data:
             bad("data", "a data source is needed")
         for name in ("n_layer", "n_head", "n_embd", "n_positions", "max_len", "batch_size",
-                     "grad_accum", "sample_max_new_tokens", "log_every", "nproc"):
+                     "grad_accum", "sample_max_new_tokens", "log_every", "nproc",
+                     "eval_max_new_tokens"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
         if self.model == "scratch" and self.n_head >= 1 and self.n_embd % self.n_head:
@@ -279,7 +287,8 @@ SECTIONS: dict[str, list[str]] = {
              "batcher"],
     "optimisation": ["batch_size", "grad_accum", "epochs", "max_steps", "lr", "warmup_steps",
                      "schedule", "min_lr_ratio", "weight_decay", "beta1", "beta2", "grad_clip"],
-    "evaluation": ["eval_every", "eval_batches", "save_every", "keep_last", "sample_prompts",
+    "evaluation": ["eval_every", "eval_batches", "eval_prompts", "eval_max_new_tokens",
+                   "save_every", "keep_last", "sample_prompts",
                    "sample_every", "sample_max_new_tokens", "log_every"],
     "run": ["seed", "device", "dtype", "threads", "nproc"],
 }

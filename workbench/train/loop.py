@@ -202,6 +202,44 @@ def evaluate(model, encoded, config: TrainConfig, pad_id: int, device: str,
     return (total / count if count else float("nan")), count
 
 
+def generative_eval(model, tokenizer, template, items, config: TrainConfig, device: str) -> dict:
+    """Greedy answers to the eval prompts, diagnosed as `workbench compare` diagnoses them:
+    {"exact_match", "f1", "by_category": {category: exact match}, "ending_accuracy"}."""
+    from ..compare import diagnose_answer
+    from ..diagnose import summarize
+    from ..generate import GenerationConfig, generate_for_examples
+    from ..model import LoadedModel
+
+    loaded = LoadedModel(model, tokenizer, template, "training", {"device": device})
+    was_training = model.training
+    model.eval()
+    try:
+        results = generate_for_examples(loaded, template, [it.example for it in items],
+                                        GenerationConfig(max_new_tokens=config.eval_max_new_tokens))
+    finally:
+        model.train(was_training)
+    summary = summarize(diagnose_answer(r, template, prompt=it.prompt, reference=it.reference,
+                                        category=it.category, requested_ending=it.ending)
+                        for r, it in zip(results, items))
+    out: dict = {"eval_items": len(items)}
+    if summary["n_reference"]:
+        out.update(exact_match=summary["exact_match"], f1=summary["f1"],
+                   by_category={k: v["exact_match"] for k, v in summary["by_category"].items()})
+    if summary.get("ending"):
+        out["ending_accuracy"] = summary["ending"]["accuracy"]
+        confusion = summary["ending"]["confusion"]
+        out["ending_by_request"] = {want: (row[want] / sum(row.values()) if sum(row.values())
+                                           else None) for want, row in confusion.items()}
+    return out
+
+
+def seen_in_training(items, recipe) -> int:
+    """How many eval prompts are, word for word with their answer, a training example."""
+    train = {(ex.instruction, ex.input, ex.response) for ex in recipe.dataset.iter_examples(recipe.train_split)}
+    return sum(1 for it in items if (it.prompt, it.input, it.reference if isinstance(it.reference, str)
+                                     else None) in train)
+
+
 def write_samples(session: Path, step: int, model, tokenizer, template, config: TrainConfig,
                   device: str) -> list[dict]:
     """Greedy answers to the configured prompts, with their stop reasons."""
@@ -382,6 +420,15 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
                 None, encoded_fingerprint(recipe.train)):
             log("warning: the data (or the tokenizer) changed since this run started: the "
                 "resumed steps train on other examples than the first ones did")
+    eval_items = []
+    if config.eval_prompts:
+        from ..compare import read_prompts
+
+        eval_items = read_prompts(config.eval_prompts)
+        seen = seen_in_training(eval_items, recipe)
+        log(f"eval prompts {config.eval_prompts}: {len(eval_items)}, answered greedily at every "
+            f"evaluation" + (f"; {seen} of them are also training examples (prompt and answer)"
+                             if seen else "; none is a training example"))
     pad_id = recipe.pad_id
     per_step = recipe.per_step
     cursor = recipe.stream()
@@ -451,16 +498,28 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
 
     def run_eval() -> float | None:
         nonlocal best
-        if recipe.val is None:
+        if recipe.val is None and not eval_items:
             return None
-        val_loss, n = evaluate(model, recipe.val, config, pad_id, device, vocab)
-        if best[0] is None or val_loss < best[0]:
-            best = (val_loss, step)
+        line: dict[str, Any] = {"step": step}
+        val_loss = None
+        if recipe.val is not None:
+            val_loss, n = evaluate(model, recipe.val, config, pad_id, device, vocab)
+            if best[0] is None or val_loss < best[0]:
+                best = (val_loss, step)
+            line.update(val_loss=val_loss, val_tokens=n)
+            log(f"step {step}: val loss {val_loss:.4f} ({n} target tokens)")
+        if eval_items and dist.is_main:
+            scores = generative_eval(model, tokenizer, template, eval_items, config, device)
+            line.update(scores)
+            if scores.get("exact_match") is not None:
+                per = ", ".join(f"{k} {v:.2f}" for k, v in scores["by_category"].items())
+                log(f"step {step}: exact match {scores['exact_match']:.3f} on "
+                    f"{scores['eval_items']} eval prompts ({per})")
+        line["elapsed_s"] = round(elapsed_s(), 3)
         if dist.is_main:
-            append_jsonl(session / EVAL, {"step": step, "val_loss": val_loss, "val_tokens": n,
-                                          "elapsed_s": round(elapsed_s(), 3)})
-            status.update(best_val_loss=best[0], best_step=best[1], last_val_loss=val_loss)
-        log(f"step {step}: val loss {val_loss:.4f} ({n} target tokens)")
+            append_jsonl(session / EVAL, line)
+            status.update(best_val_loss=best[0], best_step=best[1], last_val_loss=val_loss,
+                          last_exact_match=line.get("exact_match"))
         return val_loss
 
     # -- the loop -----------------------------------------------------------------------
