@@ -1,9 +1,16 @@
 """Make the README's screenshots (SVG exports from the app) of the five screens on the demo kit.
 
     python docs/screenshots.py [--sessions DIR] [--out docs/screens]
+    python docs/screenshots.py --fix docs/screens/*.svg   # only make existing SVGs readable
 
 Needs the demo data (written if missing) and, for Chat and Sessions, the SFT sessions of
 `workbench demo run 000` (demo-000-imbalanced, demo-000-balanced) in --sessions.
+
+Every SVG is passed through `readable_svg`: Textual writes each space as `&#160;` and sizes
+each run of text with `textLength`, which renderers that drop leading and trailing
+non-breaking spaces and ignore `textLength` (librsvg: GNOME viewers, many converters) turn
+into `pos 3input 546`. Plain spaces kept by `xml:space="preserve"` / `white-space: pre`
+render in the right columns there and look the same in browsers and cairosvg.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
@@ -19,6 +27,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SIZE = (120, 36)
+
+
+def readable_svg(svg: str) -> str:
+    """A Rich/Textual SVG export whose spaces survive every renderer: `&#160;` (and a
+    literal no-break space) become plain spaces, the root keeps them (`xml:space="preserve"`,
+    the XML way, which librsvg and cairosvg follow) and the terminal's text is styled
+    `white-space: pre` (the CSS way, for browsers). Running it twice changes nothing."""
+    svg = svg.replace("&#160;", " ").replace("&#xa0;", " ").replace("\u00a0", " ")
+    svg = re.sub(r"<svg\b(?![^>]*xml:space)", '<svg xml:space="preserve"', svg, count=1)
+    # the matrix class holds every line of the terminal; white-space is inherited
+    svg = re.sub(r"(\.terminal-\d+-matrix\s*\{)(?![^}]*white-space)",
+                 r"\1\n        white-space: pre;", svg, count=1)
+    return svg
+
+
+def fix_file(path: Path) -> bool:
+    """Rewrite one SVG with `readable_svg`; whether it changed."""
+    text = path.read_text(encoding="utf-8")
+    fixed = readable_svg(text)
+    if fixed != text:
+        path.write_text(fixed, encoding="utf-8")
+    return fixed != text
 
 
 async def wait(pilot, condition, timeout=120.0):
@@ -35,8 +65,9 @@ async def shoot(make, mode: str, out: Path, steps) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.5)
         await steps(pilot, app)
-        app.save_screenshot(str(out / f"{mode}.svg"))
-        print(f"wrote {out / f'{mode}.svg'}")
+        path = out / f"{mode}.svg"
+        path.write_text(readable_svg(app.export_screenshot()), encoding="utf-8")
+        print(f"wrote {path}")
 
 
 async def data_steps(pilot, app):
@@ -83,7 +114,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", default="sessions")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screens"))
+    ap.add_argument("--fix", nargs="+", metavar="SVG",
+                    help="only rewrite these existing SVGs with readable spaces")
     args = ap.parse_args()
+    if args.fix:
+        for name in args.fix:
+            print(f"{'fixed' if fix_file(Path(name)) else 'unchanged'} {name}")
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from screens.app import make_app

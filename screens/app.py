@@ -1,5 +1,6 @@
 """The workbench app shell: five areas as Textual modes (Data, Batches, Train, Chat,
-Sessions) switched with 1-5, a context header, F1 help, the command palette (Ctrl+P) with
+Sessions) switched with F2-F6 from anywhere (Alt+1-5 too, and 1-5 outside text fields), a
+context header, F1 help, the command palette (Ctrl+P) with
 each screen's main actions, themes, and the state that persists between launches.
 
 `make_app(...)` builds the app for `workbench` and for tests (which pass fixture folders and
@@ -33,6 +34,11 @@ CONTEXT_FIELDS = {"data": "source", "format": "format", "split": "split", "templ
                   "model": "model", "tokenizer": "tokenizer"}
 TITLES = {"data": "Data", "batches": "Batches", "train": "Train", "chat": "Chat",
           "sessions": "Sessions"}
+TOOLTIPS = {"data": "Browse, filter and balance the data",
+            "batches": "Inspect collated batches token by token",
+            "train": "Configure, launch and watch training",
+            "chat": "Base vs SFT side by side",
+            "sessions": "Past and running training sessions"}
 
 
 def _factory(mode: str):
@@ -49,16 +55,14 @@ class WorkbenchApp(App):
     CSS_PATH = "app.tcss"
     MODES = {mode: _factory(mode) for mode in SCREENS}
     BINDINGS = [
-        Binding("1", "switch_mode('data')", "Data", id="mode-data",
-                tooltip="Browse, filter and balance the data"),
-        Binding("2", "switch_mode('batches')", "Batches", id="mode-batches",
-                tooltip="Inspect collated batches token by token"),
-        Binding("3", "switch_mode('train')", "Train", id="mode-train",
-                tooltip="Configure, launch and watch training"),
-        Binding("4", "switch_mode('chat')", "Chat", id="mode-chat",
-                tooltip="Base vs SFT side by side"),
-        Binding("5", "switch_mode('sessions')", "Sessions", id="mode-sessions",
-                tooltip="Past and running training sessions"),
+        # F2-F6 (and Alt+1-5) switch screens from anywhere, text fields included; the
+        # digits do it outside text fields (in one, they are typed)
+        *[Binding(f"f{i + 2}", f"goto('{mode}')", TITLES[mode], id=f"mode-{mode}",
+                  priority=True, tooltip=TOOLTIPS[mode]) for i, mode in enumerate(SCREENS)],
+        *[Binding(f"alt+{i + 1}", f"goto('{mode}')", TITLES[mode], show=False, priority=True)
+          for i, mode in enumerate(SCREENS)],
+        *[Binding(f"{i + 1}", f"goto('{mode}')", TITLES[mode], show=False)
+          for i, mode in enumerate(SCREENS)],
         Binding("f1", "help", "Help", id="help", tooltip="Every key binding"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
         Binding("q", "quit", "Quit", id="quit-q", show=False),
@@ -97,8 +101,12 @@ class WorkbenchApp(App):
         self.pending_batches: tuple | None = None  # (session, step, micro) for Batches
         self.template_problem = ""  # why the template cannot render the data (the header)
 
+    RUNS_POLL_SECONDS = 3.0
+
     def on_mount(self) -> None:
-        self.switch_mode(self.start_mode)
+        self.action_goto(self.start_mode)
+        self._live_runs: set[str] | None = None
+        self.set_interval(self.RUNS_POLL_SECONDS, self._poll_runs)
         for problem in self.state.problems:
             self.notify(problem, title="Saved state", severity="warning", timeout=10)
         if self.first_run:
@@ -107,6 +115,30 @@ class WorkbenchApp(App):
         elif self.demo_missing:
             self.run_worker(self._restore_demo, thread=True, exit_on_error=False,
                             name="demo-data", group="first-run")
+
+    # -- runs ending while the app is open -----------------------------------------------------
+    def _poll_runs(self) -> None:
+        self.run_worker(self._read_runs, thread=True, exit_on_error=False, name="runs",
+                        group="runs", exclusive=True)
+
+    def _read_runs(self) -> None:
+        from workbench.sessions import read_status, session_dir
+        from workbench.train.runner import running_sessions
+
+        live = set(running_sessions(self.sessions_dir))
+        ended = {name: read_status(session_dir(name, self.sessions_dir)).get("state")
+                 for name in (self._live_runs or set()) - live}
+        self.call_from_thread(self._runs_read, live, ended)
+
+    def _runs_read(self, live: set[str], ended: dict[str, str | None]) -> None:
+        """A run that finishes becomes the Chat screen's SFT model (say so, everywhere)."""
+        self._live_runs = live
+        for name, state in sorted(ended.items()):
+            if state == "finished" and self.state.session != name:
+                self.set_context(session=name)
+                self.notify(f"{name} finished: it is now the Chat screen's SFT model "
+                            "(F5 Chat · Ctrl+O there picks another)", title="Training finished",
+                            timeout=8)
 
     def _prepare_demo(self) -> None:
         from workbench.demo.build import first_run_context
@@ -145,6 +177,16 @@ class WorkbenchApp(App):
             self.state.theme = theme
             self.save_state()
 
+    def action_goto(self, mode: str) -> None:
+        """Show screen `mode` with its main control focused (not the field focused there
+        last time, which would catch what is typed next)."""
+        from .base import WorkbenchScreen
+
+        self.switch_mode(mode)  # a dialog open on a screen stays open there for later
+        screen = self.screen
+        if isinstance(screen, WorkbenchScreen):
+            screen.call_later(screen.focus_main)  # after its mount, when it is new
+
     # -- shared context ----------------------------------------------------------------------
     def set_context(self, **changes) -> None:
         """Change the current data / template / model / tokenizer / session, remember it,
@@ -163,10 +205,13 @@ class WorkbenchApp(App):
                         f"for {state.template_for or 'another source'}); t on the Data screen "
                         "chooses one", timeout=6)
             changes.update(template="", template_for="")
+        before = (state.source, state.model)
         for key, value in changes.items():
             setattr(state, key, value)
         if changes.get("source"):
             state.remember(changes["source"])
+        if (state.source, state.model) != before:
+            self._switch_config(before)
         self.save_state()
         screen = self.screen
         from .base import WorkbenchScreen
@@ -175,6 +220,30 @@ class WorkbenchApp(App):
         if isinstance(screen, WorkbenchScreen):
             screen.query_one(ContextBar).refresh_context()
             screen.context_changed()
+
+    CONFIGS_KEPT = 20
+
+    def _switch_config(self, before: tuple[str, str]) -> None:
+        """The data or the model changed: keep the working config's fields for the pair
+        left, and bring back those last used with the new pair (if any)."""
+        state = self.state
+        if before[0] or before[1]:
+            state.configs.pop(_pair(*before), None)
+            state.configs[_pair(*before)] = dict(state.train)
+        remembered = state.configs.get(_pair(state.source, state.model))
+        if isinstance(remembered, dict) and remembered != state.train:
+            state.train = dict(remembered)
+            self.notify(f"the training config last used with {Path(state.source).name or 'this data'}"
+                        f" and {state.model or 'this model'} is back (Train form)", timeout=5)
+        while len(state.configs) > self.CONFIGS_KEPT:
+            state.configs.pop(next(iter(state.configs)))
+
+    def remember_config(self) -> None:
+        """Keep the working config for the current data and model (at launch)."""
+        key = _pair(self.state.source, self.state.model)
+        self.state.configs.pop(key, None)
+        self.state.configs[key] = dict(self.state.train)
+        self.save_state()
 
     def save_state(self) -> None:
         self.state.save(self.state_file)
@@ -240,6 +309,8 @@ class WorkbenchApp(App):
         from workbench.train.config import TrainConfig
 
         context = {CONTEXT_FIELDS[k]: v for k, v in fields.items() if k in CONTEXT_FIELDS}
+        if context:  # first: a new data / model pair brings back its own config
+            self.set_context(**context)
         defaults = TrainConfig()
         for key, value in fields.items():
             if key in CONTEXT_FIELDS:
@@ -248,10 +319,8 @@ class WorkbenchApp(App):
                 self.state.train.pop(key, None)
             else:
                 self.state.train[key] = value
-        if context:
-            self.set_context(**context)
-        else:
-            self.save_state()
+        self.save_state()
+        if any(k not in CONTEXT_FIELDS for k in fields) or not context:
             screen = self.screen
             from .base import WorkbenchScreen
 
@@ -272,9 +341,13 @@ class WorkbenchApp(App):
                 yield SystemCommand(cmd.title, cmd.help, cmd.callback)
         for mode, title in TITLES.items():
             yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen",
-                                lambda mode=mode: self.switch_mode(mode))
+                                lambda mode=mode: self.action_goto(mode))
         yield SystemCommand("Help", "Every key binding", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def _pair(source: str, model: str) -> str:
+    return f"{source}\t{model}"
 
 
 def _missing_demo_source(source: str) -> str:
@@ -299,4 +372,19 @@ def run_app(*, data=None, data_format=None, template=None, model=None, sessions_
     app = make_app(data=data, data_format=data_format, template=template, model=model,
                    sessions_dir=sessions_dir)
     app.run()
+    still = _running(app.sessions_dir)
+    if still:
+        print(f"workbench: {', '.join(still)} {'is' if len(still) == 1 else 'are'} still "
+              "training in the background (quitting the app does not stop a run). Run "
+              "`workbench` again to follow it on the Train screen, or `workbench sessions` to "
+              "list the sessions.")
     return app.return_code or 0
+
+
+def _running(sessions_dir) -> list[str]:
+    from workbench.train.runner import running_sessions
+
+    try:
+        return running_sessions(sessions_dir)
+    except OSError:
+        return []

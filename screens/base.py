@@ -20,11 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, ProgressBar
+from textual.widgets import Label, ProgressBar
 from textual.worker import Worker, WorkerState
 
 from .widgets.context_bar import ContextBar
 from .widgets.error_panel import ErrorPanel
+from .widgets.key_bar import KeyBar
 
 
 @dataclass
@@ -67,8 +68,15 @@ class WorkbenchScreen(Screen):
     """Base of the five areas. Subclasses implement `compose_body` and may add commands."""
 
     TITLE: ClassVar[str] = ""
-    BINDINGS = [Binding("escape", "escape", "Cancel a job / hide the error / leave a text field "
-                        "(then 1-5 switch screens)", show=False, id="escape")]
+    BINDINGS = [
+        Binding("escape", "escape", "Hide the error / leave a text field (then 1-5 switch "
+                "screens)", show=False, id="escape"),
+        # its own key, shown only while there is something to cancel (Escape leaves fields)
+        Binding("ctrl+c", "cancel_job", "Cancel job", id="cancel-job", priority=True,
+                tooltip="Cancel what is running (loading, tokenizing, generating)"),
+    ]
+    # the widget focused when the screen is shown (a CSS selector); "" leaves focus alone
+    MAIN: ClassVar[str] = ""
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,10 +93,22 @@ class WorkbenchScreen(Screen):
                 yield Label("", id="job-label")
                 yield ProgressBar(id="job-progress", show_eta=False)
             yield ErrorPanel(id="errors")
-        yield Footer()
+            yield KeyBar(id="keys")
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def focus_main(self) -> None:
+        """Focus the screen's main control (shown from another screen: a field focused
+        last time must not catch what is typed next)."""
+        if not self.MAIN:
+            return
+        try:
+            widget = self.query_one(self.MAIN)
+        except Exception:  # noqa: BLE001 - not composed (yet), or hidden in this view
+            return
+        if widget.focusable:
+            widget.focus()
 
     # -- context ----------------------------------------------------------------------------
     def on_screen_resume(self) -> None:
@@ -116,13 +136,38 @@ class WorkbenchScreen(Screen):
 
     def show_progress(self, label: str, done: float | None, total: float | None) -> None:
         bar = self.query_one("#job-progress", ProgressBar)
-        self.query_one("#job-label", Label).update(f"{label}  (Esc cancels) ")
+        self.query_one("#job-label", Label).update(f"{label}  (Ctrl+C cancels) ")
         bar.update(total=total, progress=done or 0)
-        self.query_one("#job").add_class("-running")
+        job = self.query_one("#job")
+        if not job.has_class("-running"):
+            job.add_class("-running")
+            self.refresh_bindings()  # the footer shows ^c Cancel job
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "cancel_job":
+            return self.cancellable()  # False: the key goes on to the field (copy) or app
+        return self.allows(action, parameters)
+
+    def allows(self, action: str, parameters: tuple) -> bool | None:
+        """A screen's own `check_action`: True, None (shown dimmed) or False (hidden)."""
+        return True
+
+    def cancellable(self) -> bool:
+        """Whether Ctrl+C has something to cancel here (a screen adds its own work)."""
+        return self.busy
+
+    def action_cancel_job(self) -> None:
+        self.cancel_work()
+
+    def cancel_work(self) -> bool:
+        """Cancel what runs on this screen (Ctrl+C); a screen with work of its own (answers
+        being generated) extends it. True when something was cancelled."""
+        return self.cancel_jobs()
 
     def _job_finished(self) -> None:
         if not any(not c.cancelled for c, _, _ in self._jobs.values()):
             self.query_one("#job").remove_class("-running")
+            self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         name = event.worker.name
@@ -172,18 +217,22 @@ class WorkbenchScreen(Screen):
         self.query_one(ErrorPanel).show(message, hint)
 
     def action_escape(self) -> None:
-        """Escape does the first that applies: cancel running jobs, hide the error panel,
-        leave the text field that has focus (where 1-5 type digits instead of switching)."""
-        if self.cancel_jobs():
-            return
+        """Escape does the first that applies: hide the error panel, leave the text field
+        that has focus (for the screen's main control, or for none when that field is the
+        main control: then 1-5 switch screens). It never cancels a job: Ctrl+C does."""
         panel = self.query_one(ErrorPanel)
         if panel.shown:
             panel.hide()
             return
         from textual.widgets import Input, TextArea
 
-        if isinstance(self.focused, (Input, TextArea)):
-            self.set_focus(None)
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)):
+            main = self.query(self.MAIN).first() if self.MAIN else None
+            if main is not None and main is not focused and main.focusable:
+                main.focus()
+            else:
+                self.set_focus(None)
 
     # -- the command palette -------------------------------------------------------------------
     def commands(self) -> Iterable[ScreenCommand]:

@@ -169,6 +169,8 @@ class BatchesScreen(WorkbenchScreen):
             yield Static("", id="batch-legend")
         yield Static("", id="batch-empty")
 
+    MAIN = "#grid"
+
     def on_mount(self) -> None:
         if self.config is None:
             self.config = self.app.working_config()  # type: ignore[attr-defined]
@@ -231,7 +233,7 @@ class BatchesScreen(WorkbenchScreen):
         else:
             self.rebuild()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def allows(self, action: str, parameters: tuple) -> bool | None:
         if action == "working":
             return True if self.session is not None else None  # only from a session's batches
         return True
@@ -519,7 +521,7 @@ class BatchesScreen(WorkbenchScreen):
             item("tok", tok)
         elif wide:
             item("model", c.model if len(c.model) <= 24 else "…" + c.model[-23:])
-        item("max len", str(c.max_len))
+        item("max len", str(r.config.max_len) if r is not None else str(c.max_len or "auto"))
         item("batch", str(c.batch_size))
         if c.grad_accum > 1 or c.nproc > 1:
             item("accum", str(c.grad_accum * c.nproc))

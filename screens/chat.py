@@ -17,13 +17,13 @@ highlighted in the text.
   floods the UI. Started / Token / Finished / Failed messages, the input locked while the
   models answer, and the history following the newest answer only when it was already
   scrolled to the bottom are elia's habits.
-* Escape cancels the answers (the threads stop after their current token); the prompt box
+* Ctrl+C cancels the answers (the threads stop after their current token); the prompt box
   is locked until both have stopped.
 * Ctrl+T compares the two models over a set (a prompts file, or the current data's
   validation rows) with `workbench.compare.compare`, in a job with progress, and shows the
   summary table `workbench compare` prints.
 
-Keys: Enter send · Shift+Enter / Ctrl+J new line · Esc cancel · Ctrl+R rendered prompt ·
+Keys: Enter send · Shift+Enter / Ctrl+J new line · Ctrl+C cancel · Ctrl+R rendered prompt ·
 Ctrl+T compare over a set · Ctrl+L clear history · Ctrl+S settings · Ctrl+B base model ·
 Ctrl+O SFT session.
 """
@@ -53,7 +53,7 @@ EMPTY_HINT = ("Type a prompt below and press Enter: the base model (left) and th
               "(right) answer it at the same time, with the same template and settings. "
               "Flags under each answer: leakage (a role marker in the answer), looping, "
               "no-stop (cut by the token limit), empty, echo.\n\n"
-              "Esc cancels · Ctrl+R shows the rendered prompt · Ctrl+T compares the two over "
+              "Ctrl+C cancels · Ctrl+R shows the rendered prompt · Ctrl+T compares the two over "
               "a set of prompts · Ctrl+P lists every action.")
 
 
@@ -187,10 +187,11 @@ class ChatScreen(WorkbenchScreen):
         Binding("ctrl+l", "clear_history", "Clear", id="chat-clear",
                 tooltip="Clear the conversation history"),
         Binding("ctrl+s", "settings", "Settings", id="chat-settings",
-                tooltip="Temperature, top-k, top-p, seed, max new tokens"),
+                tooltip="Go to the settings (temperature, top-k, top-p, seed, max new tokens); "
+                        "again: back to the prompt"),
         Binding("ctrl+b", "set_model('base')", "Base model", id="chat-base", show=False,
                 tooltip="Choose the base model"),
-        Binding("ctrl+o", "set_model('sft')", "SFT model", id="chat-sft", show=False,
+        Binding("ctrl+o", "set_model('sft')", "SFT model", id="chat-sft",
                 tooltip="Choose the SFT session"),
     ]
 
@@ -244,6 +245,8 @@ class ChatScreen(WorkbenchScreen):
             yield Static("", id="chat-status")
             yield Static("", id="chat-preview")
             yield PromptArea(id="chat-prompt")
+
+    MAIN = "#chat-prompt"
 
     def on_mount(self) -> None:
         self.query_one(PromptArea).focus()
@@ -323,8 +326,8 @@ class ChatScreen(WorkbenchScreen):
         if side == "base":
             return ("Set the base model with `workbench --model M` (a Hub id, a folder, a "
                     "session) or Ctrl+B.")
-        return ("Pick the SFT session on the Sessions screen (5) or with Ctrl+O; train one on "
-                "the Train screen (3).")
+        return ("Pick the SFT session on the Sessions screen (F6) or with Ctrl+O; train one on "
+                "the Train screen (F4).")
 
     def _refresh_heads(self) -> None:
         for side in SIDES:
@@ -421,7 +424,7 @@ class ChatScreen(WorkbenchScreen):
         from workbench.templates import split_fields
 
         if self.generating or self._comparing:
-            self.notify("wait for the answers, or Esc to cancel", timeout=2)
+            self.notify("wait for the answers, or Ctrl+C to cancel", timeout=2)
             return False
         prompt = text.strip()
         if not prompt:
@@ -537,16 +540,17 @@ class ChatScreen(WorkbenchScreen):
         if not on:
             area.focus()
         self._refresh_status()
+        self.refresh_bindings()  # ^c Cancel job in the footer while they answer
 
     def _refresh_status(self) -> None:
         if self._comparing:
-            self.query_one("#chat-status", Static).update("comparing over a set… (Esc cancels)")
+            self.query_one("#chat-status", Static).update("comparing over a set… (Ctrl+C cancels)")
             return
         parts = []
         for gen in self._gens:
             parts.append(f"{SIDE_NAMES[gen.side]} {gen.view.tokens} tokens")
         self.query_one("#chat-status", Static).update(
-            "generating: " + " · ".join(parts) + "   (Esc cancels)" if parts else "")
+            "generating: " + " · ".join(parts) + "   (Ctrl+C cancels)" if parts else "")
 
     # -- scrolling: follow the newest answer only when already at the bottom -------------------
     def _at_bottom(self) -> bool:
@@ -559,17 +563,22 @@ class ChatScreen(WorkbenchScreen):
 
     # -- cancel -----------------------------------------------------------------------------------
     def action_cancel(self) -> None:
-        self.action_escape()
+        self.cancel_work()
 
-    def action_escape(self) -> None:
+    def cancellable(self) -> bool:
+        return bool(self._gens) or super().cancellable()
+
+    def cancel_work(self) -> bool:
+        """Ctrl+C: stop the answers being generated, else cancel loading and comparing
+        (Escape only leaves a field: it never cancels a model's loading)."""
         if self._gens:
             for gen in self._gens:
                 gen.cancel.set()
             self.notify("cancelling…", timeout=2)
-            return
+            return True
         loading = [side for side in SIDES if self._status[side] == "loading"]
         comparing = self._comparing
-        super().action_escape()
+        cancelled = super().cancel_work()
         for side in loading:
             if f"load-{side}" not in self._jobs:
                 self._status[side] = "cancelled"
@@ -578,6 +587,7 @@ class ChatScreen(WorkbenchScreen):
         if comparing and "compare" not in self._jobs:
             self._comparing = False
             self._lock(False)
+        return cancelled
 
     def on_unmount(self) -> None:
         for gen in self._gens:
@@ -621,7 +631,7 @@ class ChatScreen(WorkbenchScreen):
     # -- history --------------------------------------------------------------------------------
     def action_clear_history(self) -> None:
         if self.generating:
-            self.notify("wait for the answers, or Esc to cancel", timeout=2)
+            self.notify("wait for the answers, or Ctrl+C to cancel", timeout=2)
             return
         history = self.query_one("#chat-history", VerticalScroll)
         history.remove_children()
@@ -632,9 +642,17 @@ class ChatScreen(WorkbenchScreen):
 
     # -- settings and models ------------------------------------------------------------------------
     def action_settings(self) -> None:
+        """Ctrl+S goes to the settings (temp first) and, pressed there, back to the prompt
+        (so does Escape or Enter in a setting)."""
         if self.generating:
             return
-        self.query_one("#set-temperature", Input).focus()
+        bar = self.query_one(SettingsBar)
+        if bar.has_focus_within:
+            self.query_one(PromptArea).focus()
+        else:
+            self.query_one("#set-temperature", Input).focus()
+            self.notify("settings: Tab moves · Enter, Esc or Ctrl+S go back to the prompt",
+                        timeout=3)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in a setting: back to the prompt box."""
@@ -672,7 +690,7 @@ class ChatScreen(WorkbenchScreen):
         from .widgets.chat_dialogs import CompareSetDialog
 
         if self.generating or self._comparing:
-            self.notify("wait for the answers, or Esc to cancel", timeout=2)
+            self.notify("wait for the answers, or Ctrl+C to cancel", timeout=2)
             return
         missing = [SIDE_NAMES[s] for s in SIDES if self._models[s] is None]
         if missing:
@@ -758,7 +776,7 @@ class ChatScreen(WorkbenchScreen):
         return [
             ScreenCommand("Chat: send the prompt", "Both models answer the prompt box's text",
                           self.action_send),
-            ScreenCommand("Chat: cancel generation", "Stop both answers (Esc)",
+            ScreenCommand("Chat: cancel generation", "Stop both answers (Ctrl+C)",
                           self.action_cancel),
             ScreenCommand("Chat: show/hide the rendered prompt",
                           "The prompt as the template renders it, special tokens and "

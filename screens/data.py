@@ -243,6 +243,8 @@ class DataScreen(WorkbenchScreen):
                     yield LabelChart(id="data-chart")
         yield Static(id="data-empty")
 
+    MAIN = "#data-table"
+
     def on_mount(self) -> None:
         self.query_one("#data-preview-box").border_title = "row"
         self.query_one("#data-chart-box").border_title = "labels (l picks one)"
@@ -659,7 +661,7 @@ class DataScreen(WorkbenchScreen):
         pass
 
     # -- actions --------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def allows(self, action: str, parameters: tuple) -> bool | None:
         if action in ("open", "escape"):
             return True
         if self.ds is None:

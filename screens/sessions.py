@@ -41,6 +41,9 @@ from .widgets.session_watch import (LIVE_STATES, STATE_ICON, SessionWatch, advic
 COLUMNS = [("mark", " "), ("name", "Session"), ("state", "State"), ("steps", "Steps"),
            ("best", "Best val"), ("model", "Model"), ("data", "Data"), ("template", "Template"),
            ("loss_on", "Loss on"), ("started", "Started")]
+# the order columns leave a narrow terminal in (the highlighted row's hidden fields show in
+# a line under the table)
+DROP_ORDER = ("loss_on", "template", "started", "data", "model", "steps")
 STATE_COLORS = {"starting": "yellow", "running": "green", "stopped": "yellow", "finished": "blue",
                 "failed": "red"}
 KEYS = {"resume": "r", "reuse": "t, then ctrl+b,"}
@@ -59,7 +62,7 @@ class SessionsScreen(WorkbenchScreen):
         Binding("u", "use_in_chat", "Use in Chat", id="sessions-use",
                 tooltip="Make this run the SFT model of the Chat screen"),
         Binding("d", "delete", "Delete", id="sessions-delete",
-                tooltip="Delete the run's folder (asks first; refuses while it runs)"),
+                tooltip="Delete the run's folder, or every marked run's (asks first; refuses while one runs)"),
         Binding("x", "stop", "Stop", id="sessions-stop",
                 tooltip="Stop the run after its current step (it saves a checkpoint)"),
         Binding("r", "resume", "Resume", id="sessions-resume",
@@ -87,6 +90,8 @@ class SessionsScreen(WorkbenchScreen):
     SessionsScreen #sessions-list.-empty #sessions-table,
     SessionsScreen #sessions-list.-empty #overlay-title,
     SessionsScreen #sessions-list.-empty #overlay-plot { display: none; }
+    SessionsScreen #sessions-more { height: auto; margin: 0 1; color: $text-muted; display: none; }
+    SessionsScreen #sessions-more.-shown { display: block; }
     SessionsScreen #overlay-title { height: auto; margin: 1 1 0 1; }
     SessionsScreen #overlay-plot { height: 1fr; margin: 0 1; }
 
@@ -109,6 +114,7 @@ class SessionsScreen(WorkbenchScreen):
         self.infos: dict[str, dict] = {}          # name -> {"status", "config", "path"}
         self.order: list[str] = []
         self.marked: list[str] = []               # in marking order: colour i
+        self.columns: list[str] = [key for key, _ in COLUMNS]  # shown, by the width
         self.watches: dict[str, SessionWatch] = {}
         self.detail: SessionWatch | None = None
         self._config_cache: dict[str, tuple[float, dict]] = {}
@@ -124,7 +130,8 @@ class SessionsScreen(WorkbenchScreen):
                 for key, label in COLUMNS:
                     table.add_column(label, key=key)
                 yield table
-                yield Static("No training sessions yet. Launch one from the Train screen (3).",
+                yield Static(id="sessions-more")
+                yield Static("No training sessions yet. Launch one from the Train screen (F4).",
                              id="sessions-empty")
                 yield Static(id="overlay-title")
                 yield LossPlot(id="overlay-plot")
@@ -149,6 +156,8 @@ class SessionsScreen(WorkbenchScreen):
                             yield Static(id="detail-config-text")
                     with TabPane("Log", id="detail-log-tab"):
                         yield SessionLog(id="detail-log")
+
+    MAIN = "#sessions-table"
 
     def on_mount(self) -> None:
         self.refresh_sessions()
@@ -192,11 +201,22 @@ class SessionsScreen(WorkbenchScreen):
                        reverse=True)
         self.marked = [n for n in self.marked if n in infos]
         table = self.query_one("#sessions-table", DataTable)
-        if order != self.order:
+        cells = {name: self._cells(name, infos[name]) for name in order}
+        columns = self._fit_columns(cells)
+        if columns != self.columns:
+            self.columns = columns
+            self.order = []  # rebuilt below with the columns that fit
             current = self.highlighted
+            table.clear(columns=True)
+            for key, label in COLUMNS:
+                if key in columns:
+                    table.add_column(label, key=key)
+            self._restore = current
+        if order != self.order:
+            current = self.highlighted or getattr(self, "_restore", None)
             table.clear()
             for name in order:
-                table.add_row(*self._cells(name, infos[name]), key=name)
+                table.add_row(*[cells[name][k] for k in self.columns], key=name)
             self.order = order
             if current in order:
                 table.move_cursor(row=order.index(current), animate=False)
@@ -204,15 +224,17 @@ class SessionsScreen(WorkbenchScreen):
             for name in order:
                 if infos[name]["status"] != self.infos.get(name, {}).get("status") or \
                         infos[name]["config"] is not self.infos.get(name, {}).get("config"):
-                    for (key, _), value in zip(COLUMNS, self._cells(name, infos[name])):
-                        table.update_cell(name, key, value)
+                    for key in self.columns:
+                        table.update_cell(name, key, cells[name][key])
+        self._cells_now = cells
         self.infos = infos
+        self._show_more()
         self.query_one("#sessions-list").set_class(not order, "-empty")
         self._redraw_marks()
         self.refresh_bindings()
         self._update_overlay()
 
-    def _cells(self, name: str, info: dict) -> list:
+    def _cells(self, name: str, info: dict) -> dict:
         status, config = info["status"], info["config"]
         state = status.get("state", "unknown")
         chat = getattr(self.app.state, "session", "") == name  # type: ignore[attr-defined]
@@ -229,12 +251,47 @@ class SessionsScreen(WorkbenchScreen):
         best_cell = Text(f"{best:.4f}" if isinstance(best, (int, float)) else "—", justify="right")
         if isinstance(best, (int, float)) and status.get("best_step") is not None:
             best_cell.append(f" @{status['best_step']}", style="dim")
-        return [self._mark_cell(name), name_cell, state_cell, Text(steps, justify="right"), best_cell,
-                short_source(str(config.get("model") or status.get("model") or ""), 24),
-                short_source(str(config.get("data") or status.get("data") or ""), 28),
-                str(status.get("template") or config.get("template") or "auto"),
-                str(config.get("loss_on") or "—"),
-                fmt_time(status.get("started_at"))]
+        values = [self._mark_cell(name), name_cell, state_cell, Text(steps, justify="right"),
+                  best_cell, short_source(str(config.get("model") or status.get("model") or ""), 24),
+                  short_source(str(config.get("data") or status.get("data") or ""), 28),
+                  str(status.get("template") or config.get("template") or "auto"),
+                  str(config.get("loss_on") or "—"), fmt_time(status.get("started_at"))]
+        return dict(zip((key for key, _ in COLUMNS), values))
+
+    def _fit_columns(self, cells: dict[str, dict]) -> list[str]:
+        """The columns that fit the table's width, dropping them in DROP_ORDER (the
+        highlighted row's dropped fields show under the table)."""
+        width = (self.size.width or self.app.size.width) - 4  # margins and the scrollbar
+        need = {key: max([len(label)] + [len(str(getattr(c[key], "plain", c[key])))
+                                          for c in cells.values()]) + 2
+                for key, label in COLUMNS}
+        columns = [key for key, _ in COLUMNS]
+        for key in DROP_ORDER:
+            if sum(need[k] for k in columns) <= width:
+                break
+            columns.remove(key)
+        return columns
+
+    def _show_more(self) -> None:
+        """Under the table: the highlighted session's fields whose columns did not fit."""
+        box = self.query_one("#sessions-more", Static)
+        hidden = [key for key, _ in COLUMNS if key not in self.columns]
+        name = self.highlighted
+        cells = getattr(self, "_cells_now", {}).get(name) if name else None
+        box.set_class(bool(hidden and cells), "-shown")
+        if not (hidden and cells):
+            return
+        labels = dict(COLUMNS)
+        text = Text(f"{name}: ", style="bold")
+        for i, key in enumerate(hidden):
+            if i:
+                text.append(" · ", style="dim")
+            text.append(f"{labels[key].lower()} ", style="dim")
+            text.append(str(getattr(cells[key], "plain", cells[key])))
+        text.append("  (a wider terminal shows every column)", style="dim")
+        box.update(text)
+
+
 
     def _mark_cell(self, name: str) -> Text:
         if name not in self.marked:
@@ -274,6 +331,7 @@ class SessionsScreen(WorkbenchScreen):
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()
+        self._show_more()
         # holding an arrow key down should not read every session on the way
         if self._highlight_timer is not None:
             self._highlight_timer.stop()
@@ -359,8 +417,16 @@ class SessionsScreen(WorkbenchScreen):
                          on_done=self._loaded, label=f"reading {name}")
         else:
             self._poll_detail(initial=True)
-        self.query_one("#detail-tabs", TabbedContent).focus()
+        self.focus_main()  # the tab bar: ←/→ change tabs at once
         self.refresh_bindings()
+
+    def focus_main(self) -> None:
+        if self._detail_shown:
+            from textual.widgets import Tabs
+
+            self.query_one("#detail-tabs").query_one(Tabs).focus()
+        else:
+            super().focus_main()
 
     def action_back(self) -> None:
         if self._detail_shown:
@@ -370,8 +436,6 @@ class SessionsScreen(WorkbenchScreen):
             self.refresh_bindings()
 
     def action_escape(self) -> None:
-        if self.cancel_jobs():
-            return
         from .widgets.error_panel import ErrorPanel
 
         panel = self.query_one(ErrorPanel)
@@ -383,6 +447,8 @@ class SessionsScreen(WorkbenchScreen):
     def on_resize(self) -> None:
         if self.detail is not None:
             self.call_after_refresh(self._show_detail_head)
+        if self.is_mounted and self.infos:
+            self.call_after_refresh(self.refresh_sessions)  # the columns that fit
 
     def _poll_detail(self, initial: bool = False, polled: bool = False) -> None:
         watch = self.detail
@@ -491,12 +557,12 @@ class SessionsScreen(WorkbenchScreen):
         for name in self.order:
             if name in self.infos:
                 self.query_one("#sessions-table", DataTable).update_cell(
-                    name, "name", self._cells(name, self.infos[name])[1])
+                    name, "name", self._cells(name, self.infos[name])["name"])
         if self.is_mounted:
             self.refresh_sessions()
 
     # -- actions ----------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def allows(self, action: str, parameters: tuple) -> bool | None:
         name = self.current
         state = self.infos.get(name, {}).get("status", {}).get("state") if name else None
         if action == "stop":
@@ -544,7 +610,7 @@ class SessionsScreen(WorkbenchScreen):
             self.notify(f"{name} has no checkpoint yet: nothing to chat with", severity="warning")
             return
         self.app.set_context(session=name)  # type: ignore[attr-defined]
-        self.notify(f"Chat will answer with {name} as the SFT model (4 opens Chat)",
+        self.notify(f"Chat will answer with {name} as the SFT model (F5 opens Chat)",
                     title="SFT model", timeout=5)
 
     def action_inspect_step(self) -> None:
@@ -572,10 +638,13 @@ class SessionsScreen(WorkbenchScreen):
             return
         from .dialogs.confirm import ConfirmDialog
 
-        status = self.infos.get(name, {}).get("status", {})
-        detail = (f"{name} at step {status.get('step') or 0}/{status.get('max_steps') or '?'}: it "
-                  "finishes the current step, saves a checkpoint and ends 'stopped'. r resumes it.")
-        self.app.push_screen(ConfirmDialog("Stop training?", detail, yes="Stop", no="Keep training"),
+        from workbench.sessions import session_dir
+
+        from .widgets.session_watch import stop_question
+
+        path = session_dir(name, self.sessions_dir)
+        self.app.push_screen(ConfirmDialog("Stop training?", yes="Stop", no="Keep training",
+                                           live=lambda: stop_question(path, "r")),
                              lambda ok: self._stop(name) if ok else None)
 
     def _stop(self, name: str) -> None:
@@ -607,57 +676,93 @@ class SessionsScreen(WorkbenchScreen):
             self.open_session(name)
 
     def action_delete(self) -> None:
-        name = self.current
-        if name is None:
+        """Delete the highlighted session, or every marked one (space marks) at once, with
+        one confirmation. A session still training is never deleted (it is named)."""
+        names = list(self.marked) if self.marked and not self._detail_shown else \
+            ([self.current] if self.current else [])
+        if not names:
             return
         from workbench.train.runner import attach
 
-        path = self.sessions_dir / name
-        try:
-            status = attach(name, self.sessions_dir)
-        except WorkbenchError:
-            status = self.infos.get(name, {}).get("status", {})
-        if status.get("state") in LIVE_STATES:
-            self.notify(f"{name} is still training: stop it first (x), wait for 'stopped', "
-                        "then delete it", title="Not deleted", severity="error", timeout=6)
+        live, rows = [], []
+        for name in names:
+            try:
+                status = attach(name, self.sessions_dir)
+            except WorkbenchError:
+                status = self.infos.get(name, {}).get("status", {})
+            if status.get("state") in LIVE_STATES:
+                live.append(name)
+            else:
+                rows.append((name, status))
+        if not rows:
+            self.notify(f"{', '.join(live)} {'is' if len(live) == 1 else 'are'} still training: "
+                        "stop it first (x), wait for 'stopped', then delete it",
+                        title="Not deleted", severity="error", timeout=6)
             return
         from .dialogs.confirm import ConfirmDialog
 
-        n_ckpt = len(checkpoint_rows(path))
-        size = _folder_size(path)
-        chat = " It is the Chat screen's SFT model." if \
-            getattr(self.app.state, "session", "") == name else ""  # type: ignore[attr-defined]
-        detail = (f"{name} ({status.get('state', 'unknown')}, step {status.get('step') or 0}): its "
-                  f"config, metrics, samples, log and {n_ckpt} checkpoint{'s' if n_ckpt != 1 else ''}"
-                  f" ({_human_size(size)}) are removed for good.{chat}")
-        self.app.push_screen(ConfirmDialog("Delete session?", detail, yes="Delete", no="Keep"),
-                             lambda ok: self._delete(name) if ok else None)
+        size = sum(_folder_size(self.sessions_dir / n) for n, _ in rows)
+        n_ckpt = sum(len(checkpoint_rows(self.sessions_dir / n)) for n, _ in rows)
+        chat_model = getattr(self.app.state, "session", "")  # type: ignore[attr-defined]
+        chat = " One is the Chat screen's SFT model." if any(n == chat_model for n, _ in rows) \
+            else ""
+        kept = f" Still training, kept: {', '.join(live)}." if live else ""
+        if len(rows) == 1:
+            name, status = rows[0]
+            what = (f"{name} ({status.get('state', 'unknown')}, step {status.get('step') or 0}): "
+                    "its config, metrics, samples, log and")
+        else:
+            listed = ", ".join(n for n, _ in rows[:6]) + (f" and {len(rows) - 6} more"
+                                                          if len(rows) > 6 else "")
+            what = f"{len(rows)} sessions ({listed}): their configs, metrics, samples, logs and"
+        detail = (f"{what} {n_ckpt} checkpoint{'s' if n_ckpt != 1 else ''} ({_human_size(size)})"
+                  f" are removed for good.{chat}{kept}")
+        question = "Delete session?" if len(rows) == 1 else f"Delete {len(rows)} sessions?"
+        self.app.push_screen(ConfirmDialog(question, detail, yes="Delete", no="Keep"),
+                             lambda ok: self._delete([n for n, _ in rows]) if ok else None)
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, names: list[str]) -> None:
         from workbench.train.runner import attach
 
-        path = self.sessions_dir / name
-        try:
-            if attach(name, self.sessions_dir).get("state") in LIVE_STATES:  # resumed meanwhile
-                self.notify(f"{name} started training again; not deleted", severity="error")
-                return
-        except WorkbenchError:
-            pass
+        gone = []
+        for name in names:
+            try:
+                if attach(name, self.sessions_dir).get("state") in LIVE_STATES:  # resumed meanwhile
+                    self.notify(f"{name} started training again; not deleted", severity="error")
+                    continue
+            except WorkbenchError:
+                pass
+            gone.append(name)
+        if not gone:
+            return
 
-        def remove(control) -> str:
-            shutil.rmtree(path)
-            return name
+        def remove(control) -> list[str]:
+            done = []
+            for name in gone:
+                if control.cancelled:
+                    break
+                control.progress(len(done), len(gone), f"deleting {name}")
+                shutil.rmtree(self.sessions_dir / name)
+                done.append(name)
+            return done
 
-        self.run_job("delete", remove, on_done=self._deleted, label=f"deleting {name}")
+        self.run_job("delete", remove, on_done=self._deleted,
+                     label=f"deleting {gone[0]}" if len(gone) == 1 else
+                     f"deleting {len(gone)} sessions")
 
-    def _deleted(self, name: str) -> None:
-        if getattr(self.app.state, "session", "") == name:  # type: ignore[attr-defined]
+    def _deleted(self, names: list[str]) -> None:
+        if getattr(self.app.state, "session", "") in names:  # type: ignore[attr-defined]
             self.app.set_context(session="")  # type: ignore[attr-defined]
-        if self.detail is not None and self.detail.name == name:
+        if self.detail is not None and self.detail.name in names:
             self.action_back()
-        self.watches.pop(name, None)
+        for name in names:
+            self.watches.pop(name, None)
+            if name in self.marked:
+                self.marked.remove(name)
         self.refresh_sessions()
-        self.notify(f"deleted {name}", timeout=4)
+        self.refresh_bindings()
+        self.notify(f"deleted {', '.join(names)}" if len(names) <= 3 else
+                    f"deleted {len(names)} sessions", timeout=4)
 
     def commands(self):
         yield ScreenCommand("Sessions: open", "Config, curves, samples, checkpoints, log",

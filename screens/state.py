@@ -37,6 +37,9 @@ class AppState:
         session: the SFT session shown in Chat and Sessions.
         train: the other fields of the working training config that differ from the
             defaults (batcher, batch_size, max_len, ...), shared by Batches and Train.
+        configs: the `train` fields last used with each data source and model
+            ("SOURCE\tMODEL" -> fields): opening that pair again brings them back.
+        folded: the Train form's folded groups.
         recent: recently opened sources, newest first.
         theme: the Textual theme.
     """
@@ -50,6 +53,8 @@ class AppState:
     template_for: str = ""
     session: str = ""
     train: dict = field(default_factory=dict)
+    configs: dict = field(default_factory=dict)
+    folded: list = field(default_factory=lambda: ["model", "evaluation", "saving", "run"])
     recent: list[str] = field(default_factory=list)
     theme: str = "textual-dark"
     problems: list[str] = field(default_factory=list, compare=False, repr=False)

@@ -37,11 +37,11 @@ from textual.containers import Container, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
-from textual.widgets import (Button, Input, Label, ProgressBar, Select, Static, TabbedContent,
-                             TabPane, TextArea)
+from textual.widgets import (Button, Collapsible, Input, Label, ProgressBar, Select, Static,
+                             TabbedContent, TabPane, TextArea)
 
 from workbench.errors import WorkbenchError
-from workbench.train.config import CHOICES, SECTIONS, TrainConfig, field_help
+from workbench.train.config import CHOICES, TrainConfig, field_help
 
 from .base import ScreenCommand, WorkbenchScreen
 from .widgets.loss_plot import LossPlot
@@ -49,10 +49,27 @@ from .widgets.session_log import SessionLog
 from .widgets.session_text import samples_content
 from .widgets.session_watch import (LIVE_STATES, SessionWatch, advice, failure_cause,
                                     first_sentences, fmt_duration, fmt_loss, fmt_rate, fmt_time,
-                                    state_markup)
+                                    state_markup, stop_question)
 
-SECTION_TITLES = {"model": "Model", "data": "Data", "optimisation": "Optimisation",
-                  "evaluation": "Evaluation, checkpoints, samples", "run": "Run"}
+# The form's groups (how a person fills it in; the config file keeps TrainConfig's
+# SECTIONS): each folds (Enter or a click on its title); ctrl+f jumps to any field.
+GROUPS: dict[str, tuple[str, list[str]]] = {
+    "data": ("Data", ["data", "format", "split", "val_split", "val_ratio", "balance_label",
+                      "balance_strategy", "balance_ratio", "template", "loss_on", "max_len",
+                      "head_vocab", "batcher"]),
+    "model": ("Model", ["model", "revision", "tokenizer", "n_layer", "n_head", "n_embd",
+                        "n_positions", "lora_r", "lora_alpha", "lora_dropout", "lora_targets"]),
+    "schedule": ("Schedule", ["epochs", "max_steps", "warmup_steps", "schedule",
+                              "min_lr_ratio"]),
+    "optimisation": ("Optimisation", ["batch_size", "grad_accum", "lr", "weight_decay",
+                                      "beta1", "beta2", "grad_clip"]),
+    "evaluation": ("Evaluation and samples", ["eval_every", "eval_batches", "eval_prompts",
+                                              "eval_max_new_tokens", "sample_prompts",
+                                              "sample_every", "sample_max_new_tokens",
+                                              "log_every"]),
+    "saving": ("Saving", ["save_every", "keep_last"]),
+    "run": ("Run", ["seed", "device", "dtype", "threads", "nproc"]),
+}
 # fields the form shows above the sections (the launch bar), not in them
 BAR_FIELDS = ("device",)
 _UNSET = object()
@@ -72,6 +89,15 @@ def _kind(name: str) -> str:
     f = next(f for f in fields(TrainConfig) if f.name == name)
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     return "list" if kind.startswith("list") else kind
+
+
+# fields where 0 means "chosen for the model" (the form shows and takes "auto")
+AUTO_ZERO = ("lr", "max_len")
+
+
+def _brief(value: Any) -> str:
+    text = "[…]" if isinstance(value, list) and value else _text(value)
+    return text if len(text) <= 24 else "…" + text[-23:]
 
 
 def _text(value: Any) -> str:
@@ -119,6 +145,8 @@ class TrainScreen(WorkbenchScreen):
                 tooltip="Stop the followed run after its current step (it saves a checkpoint)"),
         Binding("ctrl+r", "resume", "Resume", id="train-resume",
                 tooltip="Continue a stopped or failed run from its last checkpoint"),
+        Binding("ctrl+f", "find_field", "Find field", id="train-find",
+                tooltip="Jump to a field of the form by typing its name"),
         Binding("ctrl+o", "toggle_view", "Config/Run", id="train-view",
                 tooltip="Flip between the config form and the followed run"),
         Binding("ctrl+n", "next_session", "Next run", id="train-next", show=False,
@@ -147,7 +175,10 @@ class TrainScreen(WorkbenchScreen):
     TrainScreen #form-plan { height: auto; margin: 0 1; color: $text-muted; }
     TrainScreen #form { height: 1fr; margin: 0 0 0 1; padding-right: 1;
                         scrollbar-size-vertical: 1; }
-    TrainScreen .form-section { margin-top: 1; }
+    TrainScreen .form-group { padding: 0; margin: 0; border-top: none; background: $surface; }
+    TrainScreen .form-group > Contents { padding: 0 0 1 0; }
+    TrainScreen .form-group CollapsibleTitle { color: $text-accent; text-style: bold; padding: 0; }
+    TrainScreen .form-group CollapsibleTitle .-summary { color: $text-muted; }
     TrainScreen .field-row { height: auto; }
     TrainScreen .field-name { width: 22; height: 1; color: $text-muted; }
     TrainScreen .field-row:focus-within .field-name { color: $accent; text-style: bold; }
@@ -228,15 +259,16 @@ class TrainScreen(WorkbenchScreen):
                     yield Button("Launch ^s", id="launch", variant="primary", compact=True)
                 yield Static(id="form-summary")
                 yield Static(id="form-plan")
+                folded = self._folded()
                 with VerticalScroll(id="form", can_focus=False):
-                    for section, names in SECTIONS.items():
-                        yield Static(SECTION_TITLES.get(section, section),
-                                     classes="section-title form-section")
-                        for name in names:
-                            if name in BAR_FIELDS:
-                                continue
-                            yield FieldRow(name, self._editor(name, defaults[name]),
-                                           helps.get(name, ""))
+                    for group, (title, names) in GROUPS.items():
+                        with Collapsible(title=title, id=f"group-{group}",
+                                         collapsed=group in folded, classes="form-group"):
+                            for name in names:
+                                if name in BAR_FIELDS:
+                                    continue
+                                yield FieldRow(name, self._editor(name, defaults[name]),
+                                               helps.get(name, ""))
                 yield Static(id="field-help")
             with TabPane("Run", id="train-run", classes="-empty"):
                 with Horizontal(id="run-head"):
@@ -256,6 +288,52 @@ class TrainScreen(WorkbenchScreen):
                         with VerticalScroll(id="run-samples-box"):
                             yield Static(id="run-samples")
                         yield SessionLog(id="run-log")
+
+    # -- the form's groups and jumping to a field ------------------------------------------
+    def _folded(self) -> set[str]:
+        return set(self.app.state.folded)  # type: ignore[attr-defined]
+
+    @on(Collapsible.Toggled)
+    def _group_toggled(self, event: Collapsible.Toggled) -> None:
+        groups = [g for g in GROUPS if self.query_one(f"#group-{g}", Collapsible).collapsed]
+        self.app.state.folded = groups  # type: ignore[attr-defined]
+        self.app.save_state()  # type: ignore[attr-defined]
+        self._group_titles()
+
+    def _group_titles(self) -> None:
+        """A folded group's title lists its fields that differ from the defaults, so a
+        folded form still shows the whole config ("Schedule · max_steps 600 · lr 0.001")."""
+        values, errors = self.read_form()
+        defaults = _defaults()
+        for group, (title, names) in GROUPS.items():
+            box = self.query_one(f"#group-{group}", Collapsible)
+            bad = [n for n in names if n in self._errors]
+            changed = [f"{n} {_brief(values.get(n))}" for n in names
+                       if n not in errors and n not in BAR_FIELDS and n not in CONTEXT_FIELDS
+                       and values.get(n) != defaults[n]]
+            parts = ([f"✖ {', '.join(bad)}"] if bad else []) + (changed if box.collapsed else [])
+            text = " · ".join([title] + parts)
+            box.title = text if len(text) <= 110 else text[:109] + "…"
+
+    def jump_to(self, name: str) -> bool:
+        """Unfold the field's group, show the Config view, focus the field."""
+        group = next((g for g, (_, names) in GROUPS.items() if name in names), None)
+        if group is None and name not in ("name", "device"):
+            return False
+        self.query_one("#train-tabs", TabbedContent).active = "train-config"
+        if group is not None:
+            self.query_one(f"#group-{group}", Collapsible).collapsed = False
+        target = self.query_one("#f-name" if name == "name" else f"#f-{name}")
+        self.call_after_refresh(lambda: (target.focus(), target.scroll_visible(animate=False)))
+        return True
+
+    def action_find_field(self) -> None:
+        from .dialogs.find_field import FindFieldDialog
+
+        helps = field_help()
+        names = [n for _, ns in GROUPS.values() for n in ns]
+        self.app.push_screen(FindFieldDialog([(n, helps.get(n, "")) for n in names]),
+                             lambda name: self.jump_to(name) if name else None)
 
     def _editor(self, name: str, default: Any) -> Widget:
         wid = f"f-{name}"
@@ -281,6 +359,10 @@ class TrainScreen(WorkbenchScreen):
                                         case_sensitive=False)
         elif name == "tokenizer":
             suggester = SuggestFromList(["gpt2", "bytes"], case_sensitive=False)
+        if name in AUTO_ZERO:
+            suggester = SuggestFromList(["auto"], case_sensitive=False)
+            return Input("auto" if not default else _text(default), id=wid, compact=True,
+                         suggester=suggester, placeholder="auto")
         return Input(_text(default), id=wid, compact=True, suggester=suggester)
 
     def on_mount(self) -> None:
@@ -308,6 +390,8 @@ class TrainScreen(WorkbenchScreen):
     def set_field(self, name: str, value: Any) -> None:
         """Put a value in the form (a list for sample_prompts; numbers as numbers or text)."""
         w = self._widget(name)
+        if name in AUTO_ZERO and value in (0, 0.0, "0"):
+            value = "auto"
         if isinstance(w, Select):
             value = str(value)
             if name == "device" and value not in [v for _, v in self._device_options()]:
@@ -373,6 +457,8 @@ class TrainScreen(WorkbenchScreen):
             name, raw = f.name, self.get_field(f.name)
             kind = _kind(name)
             text = raw.strip()
+            if name in AUTO_ZERO and text.lower() in ("auto", ""):
+                text = "0"
             try:
                 if kind == "int":
                     values[name] = int(text.replace("_", ""))
@@ -407,6 +493,7 @@ class TrainScreen(WorkbenchScreen):
             row.set_problem(errors.get(row.field_name, ""))
         self.query_one("#f-name", Input).set_class("name" in errors, "-invalid")
         self.query_one("#f-device").set_class("device" in errors, "-invalid")
+        self._group_titles()
         self._update_summary()
         self._update_field_help()
         if not errors:
@@ -431,9 +518,11 @@ class TrainScreen(WorkbenchScreen):
 
         def job(control):
             from workbench.model.sizes import plan_for
+            from workbench.recipe import resolve_auto
 
             try:
-                return plan_for(config, sessions_dir)
+                resolved, lines = resolve_auto(config, sessions_dir=sessions_dir)
+                return plan_for(resolved, sessions_dir), lines
             except Exception as err:  # noqa: BLE001 - a model not found yet: said at launch
                 return err
 
@@ -446,12 +535,16 @@ class TrainScreen(WorkbenchScreen):
                 why = why if len(why) <= 100 else why[:99] + "…"
                 box.update(Content.from_markup("[dim]size: not known yet ($why)[/]", why=why))
                 return
+            plan, auto = plan
             verdict = plan.verdict()
             style = {"refuse": "b $error", "warn": "b $warning"}.get(verdict, "dim")
             lead = {"refuse": "✖ will not fit: ", "warn": "close to the limit: "}.get(verdict, "")
             advice = f" · try {plan.advice(config)}" if verdict else ""
-            box.update(Content.from_markup(f"[{style}]$lead$plan$advice[/]", lead=lead,
-                                           plan=plan.describe(), advice=advice))
+            brief = not self.has_class("-wide")
+            auto_line = " · ".join(auto)
+            box.update(Content.from_markup(
+                f"[{style}]$lead$plan$advice[/]" + ("\n[dim]$auto[/]" if auto else ""),
+                lead=lead, plan=plan.describe(brief=brief), advice=advice, auto=auto_line))
 
         self.run_job("plan", job, on_done=done, label="sizing the model")
 
@@ -488,7 +581,7 @@ class TrainScreen(WorkbenchScreen):
                 + (" [dim]· ctrl+s launches[/]" if wide else ""),
                 model=_short(values.get("model", ""), 24),
                 data=_short(values.get("data", ""), 40 if wide else 26), length=length,
-                lr=_text(values.get("lr"))))
+                lr=_text(values.get("lr")) if values.get("lr") else "auto"))
 
     def _update_field_help(self, name: str | None = None) -> None:
         if name is None:
@@ -837,7 +930,7 @@ class TrainScreen(WorkbenchScreen):
         box.update(samples_content(rows))
 
     # -- actions ----------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def allows(self, action: str, parameters: tuple) -> bool | None:
         state = self.run_watch.state if self.run_watch is not None else None
         if action == "stop":
             return state in LIVE_STATES
@@ -850,6 +943,17 @@ class TrainScreen(WorkbenchScreen):
         if action == "next_session":
             return True if len(self._follow_names) > 1 else None
         return True
+
+    def focus_main(self) -> None:
+        """The Config view: the first group's title; the Run view: the session picker."""
+        if self.query_one("#train-tabs", TabbedContent).active == "train-run":
+            self.query_one("#follow").focus()
+            return
+        # the first group's title, not a text field: digits still switch screens, Enter
+        # folds, Tab goes into the fields, ctrl+f jumps to one
+        from textual.widgets._collapsible import CollapsibleTitle
+
+        self.query(CollapsibleTitle).first().focus()
 
     def action_toggle_view(self) -> None:
         tabs = self.query_one("#train-tabs", TabbedContent)
@@ -899,6 +1003,7 @@ class TrainScreen(WorkbenchScreen):
             self.show_error(f"could not start the training process: {err}", hint="(launch)")
             return
         self.query_one("#f-name", Input).value = ""
+        self.app.remember_config()  # type: ignore[attr-defined]
         self.notify(f"{session.name}: training in its own process (closing the app does not "
                     "stop it)", title="Launched", timeout=5)
         self.follow(session.name, show=True)
@@ -911,9 +1016,10 @@ class TrainScreen(WorkbenchScreen):
         from .dialogs.confirm import ConfirmDialog
 
         name = watch.name
-        detail = (f"{name} at step {watch.step}/{watch.max_steps or '?'}: it finishes the current "
-                  "step, saves a checkpoint and ends 'stopped'. Resume it later with ctrl+r.")
-        self.app.push_screen(ConfirmDialog("Stop training?", detail, yes="Stop", no="Keep training"),
+
+        path = watch.path
+        self.app.push_screen(ConfirmDialog("Stop training?", yes="Stop", no="Keep training",
+                                           live=lambda: stop_question(path, "ctrl+r")),
                              lambda ok: self._stop(name) if ok else None)
 
     def _stop(self, name: str) -> None:
@@ -982,6 +1088,13 @@ class TrainScreen(WorkbenchScreen):
 
     def commands(self):
         yield ScreenCommand("Train: launch", "Start training with the form's config", self.action_launch)
+        yield ScreenCommand("Train: find a field", "Jump to a field of the form (ctrl+f)",
+                            self.action_find_field)
+        helps = field_help()
+        for _, names in GROUPS.values():
+            for name in names:
+                yield ScreenCommand(f"Train field: {name}", helps.get(name, "")[:80],
+                                    lambda name=name: self.jump_to(name))
         yield ScreenCommand("Train: stop the followed run", "SIGTERM: it checkpoints and ends stopped",
                             self.action_stop)
         yield ScreenCommand("Train: resume the followed run", "Continue from the last checkpoint",

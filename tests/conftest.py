@@ -64,3 +64,38 @@ def sync(test):
     def run(*args, **kwargs):
         return asyncio.run(test(*args, **kwargs))
     return run
+
+
+def write_rows(path: Path, groups: dict[str, tuple[int, int]]) -> Path:
+    """An alpaca file: for each category, (rows, response length in bytes)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        for category, (n, length) in groups.items():
+            for i in range(n):
+                fh.write(json.dumps({"instruction": f"Question {i}", "input": "",
+                                     "output": "x" * length, "category": category}) + "\n")
+    return path
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """A private dataset cache; the repository as the working folder."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+
+
+async def until(pilot, check, what: str, timeout: float = 20.0):
+    """Pause a Pilot until `check()` is true (exceptions count as not yet), or fail naming
+    `what`."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await pilot.pause(0.05)
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not there yet
+            pass
+    raise AssertionError(f"timed out waiting for {what}")

@@ -12,8 +12,9 @@ from conftest import FIXTURES, ROOT
 from workbench.diagnose import (DETECTORS, Span, Thresholds, answer_scores, answer_words,
                                 classify_ending, detect_echo, detect_empty, detect_leakage,
                                 detect_looping, detect_no_stop, diagnose, ending_report,
-                                exact_match, find_markers, marker_pattern, markers_for,
-                                normalize_answer, normalize_ending, summarize, token_f1)
+                                exact_match, find_markers, is_verse, marker_pattern,
+                                markers_for, normalize_answer, normalize_ending,
+                                repeated_sentences, sentence_spans, summarize, token_f1)
 from workbench.templates import get_template
 
 ALPACA = get_template("alpaca")
@@ -200,6 +201,95 @@ def test_looping_thresholds_are_settings():
     assert detect_looping(text, Thresholds(loop_min_words=6)).flag
 
 
+STORM = ('Ben did not like storms. "Every storm stops," his mom said. Ben held his bear. The '
+         'rain hit the window. "Every storm stops," his mom said. He saw a flash and cried. '
+         'Mom held his hand. "EVERY storm stops" his mom said! They sang a song. The sun came '
+         'out.\n"Every  storm stops," his mom said.')
+
+
+def test_looping_sentence_said_again_and_again_across_a_story():
+    # the user's report: one line of dialogue four times, never back to back
+    f = detect_looping(STORM)
+    assert f.flag
+    assert spans_text(STORM, f) == ['"Every storm stops," his mom said.',
+                                    '"Every storm stops," his mom said.',
+                                    '"EVERY storm stops" his mom said!',    # case, punctuation
+                                    '"Every  storm stops," his mom said.']  # and spacing vary
+    assert f.spans[0] == Span(25, 59)
+    assert f.message == "'\"Every storm stops,\" his mom said.' said 4× across the response"
+    assert f.score < 0.5                       # the tail share alone would not flag it
+    # three copies are enough; two are a refrain
+    three = STORM[:STORM.rindex("\n")]
+    assert detect_looping(three).flag
+    two = three[:three.index("They sang")].replace('"EVERY storm stops" his mom said!', "")
+    assert not detect_looping(two).flag
+    assert not detect_looping(three, Thresholds(loop_sentence_repeats=4)).flag
+
+
+def test_looping_sentence_share_catches_a_story_that_starts_over():
+    text = ("Mia wanted to bake a cake for her dad. She got the flour and the eggs. Mia wanted "
+            "to bake a cake for her dad. She mixed it all in a bowl. She got the flour and the "
+            "eggs. The cake was yummy.")
+    f = detect_looping(text)
+    assert f.flag and f.message.startswith("2 of 6 sentences repeat earlier ones (")
+    assert len(f.spans) == 4
+    assert spans_text(text, f)[:2] == ["Mia wanted to bake a cake for her dad.",
+                                       "She got the flour and the eggs."]
+    assert not detect_looping(text, Thresholds(loop_sentence_share=0.4)).flag
+    assert not detect_looping(text, Thresholds(loop_sentence_copies=3)).flag
+
+
+@pytest.mark.parametrize("text", [
+    # short sentences may come back as often as they like
+    "Tom got a bike. Tom smiled. He rode it to the park. Tom smiled. Mom made a cake. Tom "
+    "smiled. The end.",
+    '"Yes!" said Kim. "Can we see the lions?" "Yes!" Dad laughed. "Okay." "Yes!" "Okay."',
+    # a refrain said twice
+    'The engine saw the hill. "I think I can, I think I can," she puffed. The toys held their '
+    'breath. "I think I can, I think I can," she puffed. At the top they all cheered.',
+    # sentences alike but not the same
+    "The capital of France is Paris. The capital of Spain is Madrid. The capital of Italy is "
+    "Rome.",
+    "Lily saw a bird in a tree. Lily saw a rabbit under a bush. Lily saw a deer by the river.",
+    # a chorus sung three times, and code that repeats a line: laid out in lines
+    "Boats go out at the break of day,\nSplash, splash, the waves say hi,\nGulls fly high\n"
+    "Splash, splash, the waves say hi,\nFish swim deep\nSplash, splash, the waves say hi,",
+    "def f(a, b):\n    total = a + b\n    print(total)\n    total = a + b\n    return total\n"
+    "def g(a, b):\n    total = a + b\n    return total",
+    # a citation's "N.p., n.d." holds no words
+    'Smith, J. "Blogs." N.p., n.d. Web. Jones, K. "Wikis." N.p., n.d. Web. Lee, M. "Feeds." '
+    "N.p., n.d. Web.",
+])
+def test_looping_sentence_near_misses(text):
+    assert not detect_looping(text).flag, detect_looping(text).message
+
+
+@pytest.mark.parametrize("text,sentences", [
+    ('"Every storm stops," his mom said. Ben cried.',
+     ['"Every storm stops," his mom said.', "Ben cried."]),
+    ('"Stop!" she said. "Yes!" Tom said.', ['"Stop!" she said.', '"Yes!"', "Tom said."]),
+    ("Mr. Brown met J. K. Rowling, e.g. at noon. It was 3.14 miles away...  Then he left!",
+     ["Mr. Brown met J. K. Rowling, e.g. at noon.", "It was 3.14 miles away...",
+      "Then he left!"]),
+    ("1. Fill a pot.\n2. Water it\n\n  Done.  ", ["1. Fill a pot.", "2. Water it", "Done."]),
+    ("Mom said, “Go to bed.” Tom went.", ["Mom said, “Go to bed.”", "Tom went."]),
+    ("", []),
+])
+def test_sentence_spans(text, sentences):
+    assert [text[s.start:s.end] for s in sentence_spans(text)] == sentences
+
+
+def test_repeated_sentences_and_verse():
+    text = "The dog ran. Tom said it was fine. the DOG ran! Tom said it was fine. Ok. 1 2 3."
+    groups, n = repeated_sentences(text, 4)          # "The dog ran" has 3 words: too short
+    assert n == 6 and groups == [[Span(13, 34), Span(48, 69)]]
+    assert text[13:34] == text[48:69] == "Tom said it was fine."
+    groups, _ = repeated_sentences(text, 3)
+    assert groups == [[Span(0, 12), Span(35, 47)], [Span(13, 34), Span(48, 69)]]  # earliest first
+    assert is_verse("Roses are red,\nViolets are blue,\nSugar is sweet,\nAnd so are you.")
+    assert not is_verse("One.\nTwo.\nThree,\nFour.") and not is_verse("a,\nb,\nc")
+
+
 # ---------------------------------------------------------------------------------------
 # No-stop, empty, echo
 
@@ -281,6 +371,48 @@ def test_diagnose_story_ending_and_errors():
         diagnose("x", stop_reason="lenght")
     with pytest.raises(ValueError, match="expected happy or sad"):
         diagnose("x", requested_ending="funny")
+
+
+def test_unfinished_story_has_no_ending_yet():
+    story = "Tom lost his ball. He looked and looked. Then he saw something by the"
+    d = diagnose(story, stop_reason="length", requested_ending="sad")
+    assert d.ending_unfinished and d.ending_adhered is False    # asked for one, got none
+    assert d.ending_note == "ending unfinished (asked sad)"    # not "ending sad ✓"
+    assert d.ending.label == "sad"                  # the classifier still reads the text so far
+    out = d.to_dict()
+    json.dumps(out)
+    assert out["ending_unfinished"] is True and out["ending_adhered"] is False
+    happy = diagnose(story, stop_reason="length", requested_ending="happy")
+    assert happy.ending_note == "ending unfinished (asked happy)"      # not "✗"
+    done = diagnose(story + " tree.", stop_reason="end", requested_ending="sad")
+    assert not done.ending_unfinished and done.ending_note == "ending sad ✓"
+    assert done.to_dict()["ending_unfinished"] is False
+    for other in (diagnose(story, stop_reason="length"),              # no ending asked for
+                  diagnose(story, requested_ending="sad")):           # stop reason unknown
+        assert not other.ending_unfinished
+    assert diagnose(story, stop_reason="length").ending_note is None
+    assert "ending_unfinished" not in diagnose(story, stop_reason="length").to_dict()
+
+
+def test_summarize_counts_unfinished_stories_as_not_adhered():
+    ds = [diagnose("Tom found his ball. He smiled.", stop_reason="end", requested_ending="happy"),
+          diagnose("Tom lost his ball. He cried.", stop_reason="end", requested_ending="happy"),
+          diagnose("Tom found his ball and he smiled and", stop_reason="length",
+                   requested_ending="happy"),
+          diagnose("Mia lost her cat. She cried and", stop_reason="length",
+                   requested_ending="sad"),
+          diagnose("no story asked for", stop_reason="length")]
+    ending = summarize(ds)["ending"]
+    assert ending == {"n": 4, "accuracy": 0.25, "unfinished": 2,
+                      "confusion": {"happy": {"happy": 1, "sad": 1, "unknown": 0, "unfinished": 1},
+                                    "sad": {"happy": 0, "sad": 0, "unknown": 0, "unfinished": 1}}}
+    # every story asked for an ending is in one cell: none dropped, none counted twice
+    assert sum(sum(row.values()) for row in ending["confusion"].values()) == ending["n"]
+    # the same keys whatever the input, so base and SFT line up
+    finished = summarize(ds[:2])["ending"]
+    assert finished["unfinished"] == 0 and finished["accuracy"] == 0.5
+    assert finished["confusion"]["sad"]["unfinished"] == 0
+    assert summarize(ds[4:])["ending"] is None
 
 
 def test_summarize_rates_and_metrics():

@@ -4,6 +4,10 @@
   (each failure mode under alpaca, chatml, inst-resp, story, phi3 and a custom template,
   near misses, clean answers), each with the flags a person expects. Every detector must
   reach precision and recall >= 0.95 on it.
+* sentence_loops.jsonl: 48 stories and answers for sentence-level looping (a sentence said
+  3+ times across the text, not back to back, or a story that starts over), half of them
+  hard negatives (refrains said twice, "Tom smiled." thrice, "Yes!" dialogue, lists, Q&A
+  answers that look alike). Looping must reach precision >= 0.95 and recall >= 0.9.
 * endings.jsonl: 72 short stories with their intended ending; 48 ("dev") were used while
   building the ending lexicon's rules, 24 ("heldout") were written afterwards.
 * ../shared/data (when present): 3,922 clean reference answers of three instruction
@@ -20,9 +24,11 @@ from collections import Counter
 import pytest
 
 from conftest import FIXTURES, SHARED, need_shared
-from workbench.diagnose import (DETECTORS, classify_ending, diagnose, ending_report)
+from workbench.diagnose import (DETECTORS, classify_ending, detect_looping, diagnose,
+                                ending_report)
 
 LABELED = FIXTURES / "diagnose" / "labeled.jsonl"
+SENTENCE_LOOPS = FIXTURES / "diagnose" / "sentence_loops.jsonl"
 ENDINGS = FIXTURES / "diagnose" / "endings.jsonl"
 
 
@@ -83,6 +89,44 @@ def test_detectors_precision_and_recall_on_the_labeled_set():
         assert s["precision"] >= 0.95 and s["recall"] >= 0.95, (name, s, misses)
 
 
+def test_sentence_loop_set_is_what_the_issue_asks_for():
+    rows = _rows(SENTENCE_LOOPS)
+    assert len(rows) >= 40 and len({r["id"] for r in rows}) == len(rows)
+    positives = sum(r["looping"] for r in rows)
+    assert abs(positives - len(rows) / 2) <= len(rows) / 10      # about half each way
+    assert all(r["why"] and r["stop_reason"] in ("end", "length") for r in rows)
+    storm = next(r for r in rows if r["id"] == "pos-storm-mom")  # the report that started it
+    assert storm["looping"] and storm["response"].count('"Every storm stops," his mom said.') == 4
+
+
+def test_sentence_looping_precision_and_recall():
+    """Looping as a whole (run, sentences, tail share) on the sentence-level set. First
+    measurement, with the thresholds fixed before the set was run: precision 0.958 and
+    recall 0.958 (23/1/1); the two misses are documented in the fixtures README."""
+    tp = fp = fn = 0
+    misses = []
+    for row in _rows(SENTENCE_LOOPS):
+        f = detect_looping(row["response"])
+        want = row["looping"]
+        tp += want and f.flag
+        fp += f.flag and not want
+        fn += want and not f.flag
+        if want != f.flag:
+            misses.append(f"{'FN' if want else 'FP'} {row['id']}: {f.message}")
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    print(f"\nsentence loops: precision {precision:.3f} recall {recall:.3f} (tp/fp/fn "
+          f"{tp}/{fp}/{fn})")
+    for line in misses:
+        print("  " + line)
+    assert precision >= 0.95 and recall >= 0.9, misses
+
+
+def test_clean_stories_do_not_loop():
+    """The 72 hand-written stories of endings.jsonl repeat no sentence 3 times."""
+    flagged = [r["id"] for r in _rows(ENDINGS) if detect_looping(r["story"]).flag]
+    assert flagged == []
+
+
 def test_ending_classifier_accuracy():
     rows = _rows(ENDINGS)
     assert len(rows) >= 40 and Counter(r["ending"] for r in rows) == {"happy": 36, "sad": 36}
@@ -104,7 +148,9 @@ REFERENCE_SETS = {
     # folder/file: (leakage, looping, echo) flag rates measured on the clean references
     "rasbt-instruction-data/instruction-data.json": (0.0, 0.0, 0.016),
     "code-alpaca-2k/code_alpaca_2k.json": (0.0, 0.009, 0.021),
-    "alpaca-eval-davinci003/model_outputs.json": (0.0, 0.015, 0.024),
+    # looping 12 -> 14 with the sentence criterion: both new ones really loop (#148, an
+    # essay that tells its first paragraphs again; #497, a two-sentence template said twice)
+    "alpaca-eval-davinci003/model_outputs.json": (0.0, 0.018, 0.024),
 }
 
 

@@ -154,7 +154,7 @@ def test_refuses_to_start_without_targets(data, tmp_path):
 
 def test_config_errors_name_the_field(data, tmp_path):
     with pytest.raises(WorkbenchError, match="config field 'lr'"):
-        loop.run(tiny(data, lr=0.0), tmp_path / "s")
+        loop.run(tiny(data, lr=-1e-4), tmp_path / "s")   # 0 is auto, a negative rate is not
     with pytest.raises(WorkbenchError, match="config field 'batcher'"):
         tiny(data, batcher="zigzag").validate()
     assert "micro-batch" in field_help()["batch_size"].lower() or "Rows" in field_help()["batch_size"]

@@ -20,6 +20,11 @@ Given a `TrainConfig` (complete, or as far as a screen has filled it) the recipe
    in metrics.jsonl) is the `(n - 1) * per_step + m`-th of the endless sequence epoch 0,
    epoch 1, ... (`per_step` = grad_accum × processes).
 
+The auto settings are resolved here too (`resolve_auto`): `max_len` 0 is the model's
+context capped at 512, `lr` 0 a rate by the model's size and LoRA
+(`workbench.model.sizes.auto_max_len` / `suggest_lr` hold the rules). A run records the
+resolved numbers in its config.toml, so the batch a session shows is the batch it trained on.
+
 The trainer, `workbench batch`, the Batches screen, `compare`'s held-out rows and every
 preview call this module; none of them re-derives any part of it. The trainer records a
 fingerprint of each micro-batch it trains on (`workbench.collate.fingerprint`) in the
@@ -124,6 +129,53 @@ def pinned_side(folder: Path, n_positions: int | None = None) -> ModelSide:
                      files.source, pinned=True)
 
 
+# ----------------------------------------------------------------------------------------
+# The auto settings
+
+
+def resolve_max_len(config: TrainConfig, n_positions: int | None) -> tuple[TrainConfig, str | None]:
+    """(config with max_len resolved, a line saying what auto chose or None): max_len 0
+    (auto) becomes the model's context (`n_positions`; None while the model is not known)
+    capped at 512. An explicit max_len is kept as it is (`build_recipe` refuses one beyond
+    the context)."""
+    if config.max_len:
+        return config, None
+    from .model.sizes import auto_max_len
+
+    value, why = auto_max_len(n_positions)
+    return replace(config, max_len=value), f"max_len {value} (auto: {why})"
+
+
+def resolve_lr(config: TrainConfig, n_params: int) -> tuple[TrainConfig, str | None]:
+    """(config with lr resolved, a line saying what auto chose or None): lr 0 (auto)
+    becomes `suggest_lr(n_params, lora_r > 0)`."""
+    if config.lr:
+        return config, None
+    from .model.sizes import suggest_lr
+
+    value, why = suggest_lr(n_params, lora=config.lora_r > 0)
+    return replace(config, lr=value), f"lr {value:g} (auto: {why})"
+
+
+def resolve_auto(config: TrainConfig, *, sessions_dir=None, side: ModelSide | None = None
+                 ) -> tuple[TrainConfig, list[str]]:
+    """(config with every auto field resolved for its model, one line per resolved field
+    saying what was chosen and why). What a run trains with and records; `workbench train`
+    prints the lines and train.log keeps them. Reads the model's small files (no weights)
+    only when a field is auto; raises WorkbenchError when the model cannot be found."""
+    notes: list[str] = []
+    if not config.max_len:
+        side = side or model_side(config, sessions_dir)
+        config, note = resolve_max_len(config, side.n_positions)
+        notes.append(note)
+    if not config.lr:
+        from .model.sizes import count_params, model_config_for
+
+        config, note = resolve_lr(config, count_params(model_config_for(config, sessions_dir)))
+        notes.append(note)
+    return config, notes
+
+
 def token_length(config: TrainConfig, fmt: str | None, sessions_dir=None):
     """`collate.TokenLength` for the `length` label of data in format `fmt`: the template
     and tokenizer this config's run would use (`model` "scratch" with `tokenizer` for a
@@ -223,7 +275,8 @@ class Recipe:
     """Everything a run with `config` trains on and is validated on.
 
     Attributes:
-        config: the config it was built from.
+        config: the config it was built from, max_len resolved (auto: the model's context,
+            at most 512): the number every batch is planned and cut with.
         template, template_origin: the template and where it came from ("chosen", "model",
             "format", or "run" for a resumed run or a session's pinned template).
         tokenizer: the model's tokenizer with the template's special tokens.
@@ -410,11 +463,14 @@ def build_recipe(config: TrainConfig, *, sessions_dir=None, side: ModelSide | No
     if problems:
         name, why = next(iter(problems.items()))
         raise WorkbenchError(f"config field {name!r}: {why}")
-    if reuse is not None and _key(reuse.config) == _key(config):
-        return replace(reuse, config=config, _plans={})
+    if reuse is not None:
+        same = resolve_max_len(config, reuse.n_positions)[0]  # max_len 0 as reuse resolved it
+        if _key(reuse.config) == _key(same):
+            return replace(reuse, config=same, _plans={})
     from .collate import encode_examples, tokenizer_for
 
     side = side or model_side(config, sessions_dir)
+    config, _note = resolve_max_len(config, side.n_positions)  # the one the plan uses
     if config.max_len > side.n_positions:
         raise WorkbenchError(f"config field 'max_len': {config.max_len} is more than the "
                              f"model's context ({side.n_positions} positions)")

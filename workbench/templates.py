@@ -284,6 +284,35 @@ def split_fields(text: str, template: Template,
     return "\n".join(lines).strip(), fields
 
 
+SAMPLE_HOW = "add a line like '{line}' under that sample prompt"
+
+
+def prompt_example(text: str, template: Template, row: int | None = None,
+                   how: str = SAMPLE_HOW) -> Example:
+    """The example a typed prompt stands for: its text as the user turn (the `text` turn of
+    a text template) and the template fields given as trailing `name: value` lines
+    (`split_fields`) in its meta, as the Chat screen builds it. What the trainer's sample
+    prompts are answered from; a missing field is a TemplateError (`how` says what to do)."""
+    prompt, fields = split_fields(text, template, how=how)
+    role = "text" if template.kind == "text" else "user"
+    meta: dict[str, Any] = dict(fields)
+    if row is not None:
+        meta["row"] = row
+    return Example([Message(role, prompt)], meta)
+
+
+def sample_prompt_problem(prompts: list[str], template: Template) -> str | None:
+    """Why one of the sample `prompts` cannot be rendered with `template`, in one line
+    naming the prompt and what to add, or None when every one can."""
+    for text in prompts:
+        try:
+            template.render_prompt(prompt_example(text, template))
+        except TemplateError as err:
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            return f"sample prompt {shown!r}: {err.message}"
+    return None
+
+
 # ----------------------------------------------------------------------------------------
 
 

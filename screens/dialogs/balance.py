@@ -72,34 +72,49 @@ def preview_counts(ds, label: str, strategy: str, seed: int, ratio_text: str,
     return report.before, report.after
 
 
+GAP = "  "      # between a class name and its count: they never touch
+ARROW = "  →  "  # between the before and the after columns
+
+
 def counts_table(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
                  width: int = 70) -> Content:
-    """Per split: each class's count and share before → after, and the totals."""
+    """Per split: each class's count and share before → after, and the totals, in columns
+    that are always separated by spaces (`happy  5,520  92.0%`, never `happy5,520`); class
+    names are cut with … to keep a row within `width` cells."""
     lines: list[Content] = []
     names = [v for counts in before.values() for v in counts]
-    name_w = min(max([len(n) for n in names] + [5]), 24)
     num_w = max([len(f"{n:,}") for d in (before, after) for c in d.values() for n in c.values()]
                 + [len(f"{sum(c.values()):,}") for d in (before, after) for c in d.values()] + [5])
+    col_w = num_w + 7  # a count, a space, and its share (" 92.0%", "100.0%")
+    # the row: 2 + name + GAP + count and share + ARROW + count and share
+    room = width - 2 - len(GAP) - 2 * col_w - len(ARROW)
+    name_w = max(5, min(max([len(n) for n in names] + [5]), 24, room))
+
+    def cell(value: str) -> str:
+        return value if len(value) <= name_w else value[: name_w - 1] + "…"
+
+    def share(n: int, total: int) -> str:
+        return f" {n / total if total else 0:6.1%}"
+
     for split, counts in before.items():
         b_total = sum(counts.values())
         a_counts = after.get(split, {})
         a_total = sum(a_counts.values())
         lines.append(Content.assemble(
-            (f"{split:<{name_w + 2}}", "bold"),
-            (f"{'before':>{num_w + 8}}", "$text-muted"), "    ",
-            (f"{'after':>{num_w + 8}}", "$text-muted")))
+            (f"{split:<{2 + name_w}}", "bold"), GAP,
+            (f"{'before':>{col_w}}", "$text-muted"), " " * len(ARROW),
+            (f"{'after':>{col_w}}", "$text-muted")))
         for value, n in counts.items():
             m = a_counts.get(value, 0)
             changed = "$text-warning" if m < n else ("$text-success" if m > n else "")
-            name = value if len(value) <= name_w else value[: name_w - 1] + "…"
             lines.append(Content.assemble(
-                f"  {name:<{name_w}}",
-                f"{n:>{num_w},}", (f" {n / b_total if b_total else 0:6.1%}", "$text-muted"),
-                ("  →  ", "$text-muted"),
-                (f"{m:>{num_w},}", changed), (f" {m / a_total if a_total else 0:6.1%}", "$text-muted")))
+                f"  {cell(value):<{name_w}}", GAP,
+                f"{n:>{num_w},}", (share(n, b_total), "$text-muted"),
+                (ARROW, "$text-muted"),
+                (f"{m:>{num_w},}", changed), (share(m, a_total), "$text-muted")))
         lines.append(Content.assemble(
-            (f"  {'total':<{name_w}}", "bold"), (f"{b_total:>{num_w},}", "bold"), " " * 7,
-            ("  →  ", "$text-muted"), (f"{a_total:>{num_w},}", "bold")))
+            (f"  {'total':<{name_w}}", "bold"), GAP, (f"{b_total:>{num_w},}", "bold"), " " * 7,
+            (ARROW, "$text-muted"), (f"{a_total:>{num_w},}", "bold")))
     for split, counts in after.items():
         if split in before:
             continue
@@ -109,10 +124,9 @@ def counts_table(before: dict[str, dict[str, int]], after: dict[str, dict[str, i
                                       ("  cut first, from the data as it is; not balanced",
                                        "$text-muted")))
         for value, n in counts.items():
-            name = value if len(value) <= name_w else value[: name_w - 1] + "…"
             lines.append(Content.assemble(
-                f"  {name:<{name_w}}", " " * (num_w + 7), ("  →  ", "$text-muted"),
-                f"{n:>{num_w},}", (f" {n / total if total else 0:6.1%}", "$text-muted")))
+                f"  {cell(value):<{name_w}}", GAP, " " * col_w, (ARROW, "$text-muted"),
+                f"{n:>{num_w},}", (share(n, total), "$text-muted")))
     return Content("\n").join(lines)
 
 
@@ -323,7 +337,13 @@ class BalanceDialog(ModalScreen[BalanceRequest | None]):
         if len(names) == 2:
             a, b = names
             self.query_one("#balance-ratio", Input).placeholder = f"e.g. {a}=0.5,{b}=0.5"
-        self.query_one("#balance-preview", Static).update(counts_table(before, after))
+        from workbench.data.dataset import order_counts
+
+        label = settings[0]  # length buckets by range, other labels most common first
+        before = {split: order_counts(label, c) for split, c in before.items()}
+        after = {split: order_counts(label, c) for split, c in after.items()}
+        preview = self.query_one("#balance-preview", Static)
+        preview.update(counts_table(before, after, preview.content_size.width or 70))
         self.query_one("#balance-save", Button).disabled = False
 
     # -- save / cancel -------------------------------------------------------------------------

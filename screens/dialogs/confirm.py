@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -42,10 +44,14 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm-no"),
     ]
 
-    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, detail: str = "", yes: str = "Yes", no: str = "No",
+                 live: Callable[[], str] | None = None) -> None:
+        """`live`, if given, is called every second for the detail (a run's current step),
+        so the question never names a state that is already gone."""
         super().__init__()
         self.question = question
-        self.detail = detail
+        self.detail = live() if live else detail
+        self.live = live
         self.yes = yes
         self.no = no
 
@@ -53,13 +59,21 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical():
             yield Label(f"[b]{self.question}[/b]")
             if self.detail:
-                yield Label(self.detail)
+                yield Label(self.detail, id="confirm-detail", markup=False)
             with Horizontal():
                 yield Button(self.no, id="no")
                 yield Button(self.yes, id="yes", variant="warning")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        if self.live is not None:
+            self.set_interval(1.0, self._refresh_detail)
+
+    def _refresh_detail(self) -> None:
+        detail = self.live() if self.live else ""
+        if detail != self.detail:
+            self.detail = detail
+            self.query_one("#confirm-detail", Label).update(detail)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

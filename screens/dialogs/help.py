@@ -38,7 +38,22 @@ class HelpScreen(ModalScreen[None]):
         stack = [s for s in app.screen_stack if s is not self]
         below = stack[-1] if stack else None
         sections: list[tuple[str, list[tuple[str, str]]]] = []
-        rows = [(_key(b), b.description or b.action) for b in app.BINDINGS if isinstance(b, Binding)]
+        from ..base import WorkbenchScreen
+
+        goto: dict[str, list[str]] = {}  # a screen's keys on one row: "f2, alt+1, 1"
+        rows = []
+        for b in [*app.BINDINGS, *WorkbenchScreen.BINDINGS]:
+            if not isinstance(b, Binding):
+                continue
+            if b.action.startswith("goto("):
+                if b.description not in goto:
+                    goto[b.description] = []
+                    rows.append(("", b.description))
+                goto[b.description].append(_key(b))
+            else:
+                rows.append((_key(b), b.description or b.action))
+        rows = [(", ".join(goto[d]) if not k else k, f"{d} screen" if not k else d)
+                for k, d in rows]
         sections.append(("Everywhere", rows + [("ctrl+p", "Command palette: this screen's actions"),
                                                ("tab, shift+tab", "Move focus")]))
         if below is not None:

@@ -34,8 +34,7 @@ class OpenRequest:
 
 
 class PathSuggester(Suggester):
-    """Completes the last part of a path with the first matching file or folder name
-    (folders get a trailing `/`); hidden names only when the part starts with a dot."""
+    """Suggests the completion of the last part of a path (see `complete_path`)."""
 
     def __init__(self, cwd: str | os.PathLike | None = None) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -45,9 +44,11 @@ class PathSuggester(Suggester):
         return complete_path(value, self.cwd)
 
 
-def complete_path(value: str, cwd: Path | None = None) -> str | None:
-    if not value or "\n" in value:
-        return None
+def path_matches(value: str, cwd: Path | None = None) -> tuple[str, list[str]]:
+    """The folder part of `value` as typed, and the names in it that its last part starts
+    (folders with a trailing `/`; hidden names only when the part starts with a dot)."""
+    if "\n" in value:
+        return "", []
     head, _, part = value.rpartition("/")
     folder_text = head + "/" if "/" in value else ""
     folder = Path(os.path.expanduser(folder_text or "."))
@@ -56,21 +57,30 @@ def complete_path(value: str, cwd: Path | None = None) -> str | None:
     try:
         names = sorted(os.listdir(folder))
     except OSError:
+        return folder_text, []
+    found = [name + ("/" if (folder / name).is_dir() else "") for name in names
+             if name.startswith(part) and (part.startswith(".") or not name.startswith("."))]
+    return folder_text, found
+
+
+def complete_path(value: str, cwd: Path | None = None) -> str | None:
+    """As a shell completes: one match is completed whole (a folder with its `/`); several
+    are completed to their common prefix only, so Tab on `data/rasbt` gives
+    `data/rasbt-instruction-data/`, never a file inside it. None: nothing to add."""
+    if not value:
         return None
-    for name in names:
-        if name.startswith(".") and not part.startswith("."):
-            continue
-        if name.startswith(part) and name != part:
-            suffix = "/" if (folder / name).is_dir() else ""
-            return folder_text + name + suffix
-        if name == part and (folder / name).is_dir() and not value.endswith("/"):
-            return value + "/"
-    return None
+    folder_text, found = path_matches(value, cwd)
+    if not found:
+        return None
+    common = os.path.commonprefix(found)
+    completed = folder_text + common
+    return completed if completed != value else None
 
 
 class PathInput(Input):
-    """An Input whose Tab takes the completion (when there is one) instead of moving on,
-    and whose ↓ moves to the recent sources."""
+    """An Input whose Tab completes (to the common prefix of the matches, listing them when
+    there are several) and stays in the field while the path is not a file yet; Tab on a
+    complete file name moves on. ↓ moves to the recent sources."""
 
     BINDINGS = [
         Binding("tab", "complete", "Complete", show=False),
@@ -78,11 +88,21 @@ class PathInput(Input):
     ]
 
     def action_complete(self) -> None:
-        if self._suggestion and self._suggestion != self.value:
-            self.value = self._suggestion
+        cwd = getattr(self.screen, "cwd", None)
+        done = complete_path(self.value, Path(cwd) if cwd else None)
+        if done:
+            self.value = done
             self.cursor_position = len(self.value)
-        else:
-            self.screen.focus_next()
+        _, found = path_matches(self.value, Path(cwd) if cwd else None) if self.value else ("", [])
+        target = Path(os.path.expanduser(self.value)) if self.value else None
+        if target is not None and not target.is_absolute() and cwd:
+            target = Path(cwd) / target
+        if done is None and target is not None and target.is_file():
+            self.screen.focus_next()  # a whole file name: Tab moves on as usual
+            return
+        show = getattr(self.screen, "show_matches", None)
+        if show is not None:
+            show(found if len(found) > 1 or done is None else [])
 
     def action_recent(self) -> None:
         recent = self.screen.query("#open-recent")
@@ -178,6 +198,7 @@ class OpenSourceDialog(ModalScreen[OpenRequest | None]):
                 yield Label("source", classes="field-label")
                 yield PathInput(value=self.current, placeholder="data/train.jsonl or user/dataset",
                                 suggester=PathSuggester(self.cwd), compact=True, id="open-source")
+            yield Label("", classes="hint", id="open-matches")
             with Horizontal(classes="row"):
                 yield Label("hub", classes="field-label")
                 yield Input(placeholder="config", compact=True, classes="small", id="open-config")
@@ -205,10 +226,28 @@ class OpenSourceDialog(ModalScreen[OpenRequest | None]):
         field.focus()
         field.cursor_position = len(field.value)
 
+    def show_matches(self, names: list[str]) -> None:
+        """Under the source: what Tab could complete to, or that nothing matches."""
+        label = self.query_one("#open-matches", Label)
+        value = self.query_one("#open-source", Input).value
+        if names:
+            shown = "  ".join(names[:12]) + (f"  … {len(names) - 12} more" if len(names) > 12 else "")
+            label.update(f"{len(names)} matches: {shown}")
+        elif value and not value.endswith("/"):
+            label.update("no file or folder starts with that here (a Hub id opens as typed)")
+        else:
+            label.update("")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "open-source":
+            self.query_one("#open-matches", Label).update("")
+
     def _request(self, source: str | None = None) -> OpenRequest | None:
         source = (source if source is not None else self.query_one("#open-source", Input).value)
         source = source.strip()
         if not source:
+            self.query_one("#open-matches", Label).update(
+                "type a path (Tab completes it) or a Hub id, or ↓ for a recent source")
             self.notify("type a path or a Hub id first", severity="warning", timeout=3)
             return None
         fmt = self.query_one("#open-format", Select).value

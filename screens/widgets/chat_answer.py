@@ -173,8 +173,10 @@ def render_answer(state: str, text: str, tokens: int, result, diagnosis, *,
     out.append("\n")
     out.append_text(flag_badges(diagnosis.flagged))
     if diagnosis.ending_note:  # the word-list heuristic of workbench.diagnose.endings
-        out.append(f"  {diagnosis.ending_note}",
-                   style="bold green" if diagnosis.ending_adhered else "bold red")
+        # a story the token limit cut has no ending yet: the no-stop badge's colour
+        style = ("bold dark_orange" if diagnosis.ending_unfinished
+                 else "bold green" if diagnosis.ending_adhered else "bold red")
+        out.append(f"  {diagnosis.ending_note}", style=style)
     if explain:
         for name in diagnosis.flagged:
             out.append(f"\n{name.replace('_', '-')}: {diagnosis.findings[name].message}",

@@ -60,6 +60,7 @@ class ModelDialog(ModalScreen["str | None"]):
         max-height: 10;
         margin-bottom: 1;
     }
+    ModelDialog #model-problem { height: auto; }
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="chat-model-cancel")]
     AUTO_FOCUS = "#model-spec"
@@ -83,26 +84,47 @@ class ModelDialog(ModalScreen["str | None"]):
                 yield Static("A session name uses its best checkpoint (else its latest); "
                              "NAME@latest or NAME@step-N picks another. The template saved "
                              "with the checkpoint is used for both models.", classes="help")
-                yield Input(self.current, placeholder="session name", id="model-spec")
+                yield Input(self.current, placeholder="session name (↓ picks one)", id="model-spec")
                 if self.sessions:
                     yield OptionList(*[Option(name, id=name) for name in self.sessions],
                                      id="model-sessions")
                 else:
                     yield Static("(no sessions yet in the sessions folder: train one on the "
                                  "Train screen)", classes="help")
+            yield Static("", id="model-problem")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Use", id="ok", variant="primary", compact=True)
 
+    def on_key(self, event) -> None:
+        """↓ from the name goes into the sessions (arrows there fill the name in)."""
+        if event.key == "down" and isinstance(self.focused, Input) and self.query("#model-sessions"):
+            self.query_one("#model-sessions", OptionList).focus()
+            event.stop()
+
+    def _use(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            what = "a model (a Hub id, a folder or a session)" if self.side == "base" else \
+                "a session name" + (", or ↓ to pick one" if self.sessions else "")
+            self.query_one("#model-problem", Static).update(
+                f"[b $error]Nothing typed:[/] type {what}; Esc keeps the current one")
+            return
+        self.dismiss(value)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
+        self._use(event.value)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.has_focus:
+            self.query_one("#model-spec", Input).value = str(event.option.id)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(str(event.option.id))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "ok":
-            self.dismiss(self.query_one("#model-spec", Input).value.strip())
+            self._use(self.query_one("#model-spec", Input).value)
         else:
             self.dismiss(None)
 

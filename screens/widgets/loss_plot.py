@@ -96,6 +96,40 @@ def _fmt_step(v: float) -> str:
     return f"{v:.0f}"
 
 
+def step_labels(ticks: list[int]) -> list[str]:
+    """Labels of step ticks: 12.5k for large steps, unless that would repeat a label."""
+    labels = [_fmt_step(t) for t in ticks]
+    return labels if len(set(labels)) == len(labels) else [str(t) for t in ticks]
+
+
+def step_ticks(x_hi: float, columns: int, count: int | None = None) -> list[int]:
+    """Ticks of the step axis [0, x_hi] drawn `columns` cells wide: whole steps at a nice
+    interval (1, 2, 5 × 10^k, and 25, 250, ...; never 0.5 or 2.5, which print as repeated
+    labels: `0 0 1 2 2 2`), about `count` of them (default: one per 12 columns), and far
+    enough apart that each label fits with a space either side (plotext silently drops a
+    label that would touch another)."""
+    x_hi = max(1, int(math.ceil(x_hi)))
+    columns = max(1, columns)
+    raw = x_hi / max(1, count if count is not None else columns // 12)
+    k = max(0, math.floor(math.log10(max(raw, 1))))
+    while True:
+        for m in (1, 2, 2.5, 5):
+            step = m * 10 ** k
+            if step < raw or step != int(step):
+                continue
+            step = int(step)
+            ticks = list(range(0, x_hi + 1, step))
+            if len(ticks) == 1:
+                return ticks
+            # columns between neighbouring ticks; centred labels of up to `longest` cells
+            # need `longest` + 1 of them, and one more for rounding to whole cells
+            gap = step * (columns - 1) / x_hi
+            longest = max(len(label) for label in step_labels(ticks))
+            if gap >= longest + 2:
+                return ticks
+        k += 1
+
+
 def _fmt_ticks(ticks: list[float]) -> list[str]:
     """Tick labels with as few decimals as show every tick exactly (2.25 stays 2.25)."""
     for decimals in range(0, 5):
@@ -274,16 +308,19 @@ class LossPlot(Widget):
                 plt.scatter([s for s, _ in val], [v for _, v in val], color=vc, marker="●")
         plt.xlim(0, x_hi)
         plt.ylim(lo, hi)
-        xt = nice_ticks(0, x_hi, max(2, width // 12))
-        plt.xticks(xt, [_fmt_step(t) for t in xt])
         if log:
             values = log_ticks(10 ** lo, 10 ** hi, max(2, height // 2 - 1))
             if len(values) < 3:  # less than a decade: round values, placed on the log axis
                 values = [v for v in nice_ticks(10 ** lo, 10 ** hi, max(2, height // 2 - 1)) if v > 0]
-            plt.yticks([math.log10(v) for v in values], _fmt_ticks(values))
+            yt, ylabels = [math.log10(v) for v in values], _fmt_ticks(values)
         else:
             yt = nice_ticks(lo, hi, max(2, height // 2 - 1))
-            plt.yticks(yt, _fmt_ticks(yt))
+            ylabels = _fmt_ticks(yt)
+        plt.yticks(yt, ylabels)
+        # the canvas is what the frame and the tick labels on either side leave
+        columns = width - max(map(len, ylabels), default=0) - 2 - (4 if metric else 0)
+        xt = step_ticks(x_hi, columns, max(2, width // 12))
+        plt.xticks(xt, step_labels(xt))
         text = Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
         plt.clear_figure()
         return text

@@ -363,3 +363,17 @@ def advice(status: dict, log_lines=(), keys: dict | None = None) -> str:
     if status.get("killed"):
         return f"killed from outside (kill -9, a reboot, the OOM killer): {resume}."
     return f"{resume}; or {keys['reuse']} copies the config to change it first."
+
+
+def stop_question(session: Path, resume_key: str) -> str:
+    """What the stop confirmation says, read from the run's status now (the dialog calls it
+    each second: the run goes on while the question is open)."""
+    from workbench.sessions import read_status
+
+    try:
+        status = read_status(session)
+    except OSError:
+        status = {}
+    return (f"{session.name} at step {status.get('step') or 0}/{status.get('max_steps') or '?'}:"
+            f" it finishes the current step, saves a checkpoint and ends 'stopped'. "
+            f"{resume_key} resumes it.")

@@ -34,7 +34,7 @@ async def _check(tmp_path, mode):
         await pilot.pause()
         try:
             job, panel = screen.query_one("#job"), screen.query_one(ErrorPanel)
-            footer = screen.query_one("Footer")
+            footer = screen.query_one("KeyBar")
             assert job.display and panel.shown
             job_r, panel_r, foot_r = job.region, panel.region, footer.region
             assert job_r.height == 1 and panel_r.height >= 2  # border + the message

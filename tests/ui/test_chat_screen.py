@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -245,7 +246,7 @@ async def test_input_locked_while_generating(monkeypatch):
 
 
 @sync
-async def test_escape_cancels_both_answers(monkeypatch):
+async def test_ctrl_c_cancels_both_answers_and_escape_does_not(monkeypatch):
     _slow_stream(monkeypatch, hold_after=3)
     app = _app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -256,7 +257,12 @@ async def test_escape_cancels_both_answers(monkeypatch):
                     what="a few tokens in each pane")
         exchange = screen.exchanges()[0]
         assert screen.generating and screen.query_one(PromptArea).disabled
+        keys = {b.binding.key for b in screen.active_bindings.values() if b.enabled}
+        assert "ctrl+c" in keys  # the footer offers it while they answer
         await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert screen.generating  # Escape leaves fields; it cancels nothing
+        await pilot.press("ctrl+c")
         await _wait(pilot, lambda: not screen.generating, timeout=10, what="the cancel")
         for answer in exchange.answers.values():
             assert answer.result.stop_reason == "cancelled"
@@ -466,3 +472,56 @@ async def test_story_session_chat_with_an_ending_line(root):
         assert answer.text == "Once upon a time. She cried. The toy was lost forever."
         assert answer.diagnosis.ending.label == "sad"      # the requested ending, measured
         assert "ending sad ✓" in str(answer.render())
+
+
+@sync
+async def test_escape_and_screen_keys_during_a_load_leave_it_loading(monkeypatch):
+    """Escape in the prompt and F2 to another screen while a model loads: the load goes on
+    (it once cancelled it: "loading cancelled"); coming back focuses the prompt, not the
+    field focused last time."""
+    import workbench.model as model_pkg
+
+    gate = threading.Event()
+    real = model_pkg.load_model
+
+    def slow_load(*args, **kwargs):
+        gate.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_pkg, "load_model", slow_load)
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await _wait(pilot, lambda: screen._status["base"] == "loading", what="the load")
+        screen.query_one("#set-temperature").focus()
+        await pilot.press("escape")  # leaves the setting for the prompt
+        assert app.focused is screen.query_one(PromptArea)
+        await pilot.press("escape")
+        await pilot.press("f2")  # to the Data screen, from anywhere
+        await pilot.pause(0.2)
+        assert app.current_mode == "data"
+        await pilot.press("f5")
+        await pilot.pause(0.2)
+        assert app.screen is screen and app.focused is screen.query_one(PromptArea)
+        assert screen._status["base"] == "loading"
+        gate.set()
+        await _ready(pilot)
+        assert screen._status["base"] == "ready"
+
+
+@sync
+async def test_ctrl_s_goes_to_the_settings_and_back():
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _ready(pilot)
+        area = screen.query_one(PromptArea)
+        assert app.focused is area
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.focused is screen.query_one("#set-temperature")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.focused is area
+        await pilot.press("ctrl+s", "escape")
+        await pilot.pause(0.1)
+        assert app.focused is area

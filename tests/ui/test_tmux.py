@@ -39,13 +39,16 @@ class Terminal:
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True,
                               check=False).stdout
 
-    def start(self, argv: list[str], cols: int = 120, rows: int = 36) -> tuple[str, Path]:
+    def start(self, argv: list[str], cols: int = 120, rows: int = 36,
+              linger: float = 0) -> tuple[str, Path]:
+        """`linger`: seconds the pane stays after the app exits (to read what it printed)."""
         self.n += 1
         name = f"app{self.n}"
         rc = self.tmp / f"{name}.rc"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         cmd = (f"cd {shlex.quote(str(ROOT))} && env {exports} {shlex.quote(sys.executable)} -m "
-               f"workbench {' '.join(shlex.quote(a) for a in argv)}; echo $? > {shlex.quote(str(rc))}")
+               f"workbench {' '.join(shlex.quote(a) for a in argv)}; echo $? > {shlex.quote(str(rc))}"
+               + (f"; sleep {linger}" if linger else ""))
         self.tmux("new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows), cmd)
         return name, rc
 
@@ -129,6 +132,36 @@ def test_switch_screens_and_quit(term, tmp_path):
     assert term.wait_exit(rc) == 0
 
 
+def test_screen_keys_from_inside_the_chat_prompt_while_a_model_loads(term, tmp_path):
+    """F2-F6 switch screens from inside a text field, and neither they nor Escape cancel
+    the model being loaded (Escape once did: "loading cancelled")."""
+    model = tmp_path / "tiny-model"
+    _tiny_model(model)
+    name, rc = term.start(["--sessions", str(tmp_path / "sessions"), "--data", str(FIXTURE),
+                           "--template", "alpaca", "--model", str(model)])
+    term.wait_text(name, "alpaca (detected)")
+    term.keys(name, "F5")
+    term.wait_header(name, "Chat")
+    term.keys(name, "h", "i")                      # typed into the prompt, focused on arrival
+    screen = term.wait_text(name, "▊ hi")
+    loading = "loading" in screen                  # torch's import alone takes seconds here
+    term.keys(name, "Escape")
+    time.sleep(1.0)                                # ESC and the next key apart (see above)
+    term.keys(name, "F2")                          # from the prompt to the Data screen
+    term.wait_header(name, "Data")
+    term.keys(name, "F4")
+    term.wait_header(name, "Train")
+    term.keys(name, "F5")
+    term.wait_header(name, "Chat")
+    screen = _wait(lambda: (lambda t: t if "loading" not in t else "")(term.screen(name)),
+                   60, "the load to end")
+    assert "cancelled" not in screen and "▊ hi" in screen and "BASE" in screen
+    assert "error" not in screen.lower()
+    assert loading, "the model had loaded before the keys were sent: the test proved nothing"
+    term.keys(name, "C-q")
+    assert term.wait_exit(rc) == 0
+
+
 def _tiny_model(folder: Path) -> None:
     from workbench.model import save_model
     from workbench.model.toy import random_gpt
@@ -167,7 +200,7 @@ def test_a_run_outlives_the_app_and_is_found_again(term, tmp_path):
     sessions = tmp_path / "sessions"
     argv = ["--sessions", str(sessions), "--data", str(data), "--template", "inst-resp",
             "--model", str(model)]
-    name, rc = term.start(argv)
+    name, rc = term.start(argv, linger=5)
     term.wait_text(name, "qa.jsonl")
     term.keys(name, "3")
     term.wait_header(name, "Train")
@@ -178,6 +211,8 @@ def test_a_run_outlives_the_app_and_is_found_again(term, tmp_path):
           120, "the run to start")
     term.keys(name, "C-q")                                  # quit the app while it trains
     assert term.wait_exit(rc) == 0
+    said = term.wait_text(name, "still training")           # and it says so, with the way back
+    assert session.name in said.replace("\n", "") and "workbench" in said
     step = _status(session)["step"]
     lines = len((session / "metrics.jsonl").read_text().splitlines())
     # the run goes on without the app

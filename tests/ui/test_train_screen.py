@@ -166,7 +166,7 @@ async def test_form_is_prefilled_from_the_context_and_shows_help(tmp_path):
         assert screen.get_field("data") == RASBT
         assert screen.get_field("template") == "alpaca"
         assert screen.get_field("model") == "gpt2"
-        assert screen.get_field("lr") == "5e-05"          # the dataclass default
+        assert screen.get_field("lr") == "auto"           # the dataclass default (0): auto
         assert screen.validate_form() == {}
         assert "ready" in shown(screen, "#form-summary")
         # focusing a field shows its help under the form (narrow) / beside it (wide)

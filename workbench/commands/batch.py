@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "step": step, "micro": micro, "micro_per_step": recipe.per_step,
         "epoch": epoch, "batch": index, "batches": len(plan), "batcher": config.batcher,
         "loss_on": config.loss_on, "seed": config.seed, "shape": list(batch.shape),
+        "max_len": recipe.config.max_len,  # resolved (0 is auto: the model's context ≤ 512)
         "pad_id": batch.pad_id, "targets": batch.n_targets,
         "padding_efficiency": round(batch.padding_efficiency, 4),
         "epoch_padding_efficiency": round(epoch_eff, 4),
@@ -195,8 +196,9 @@ def run(args: argparse.Namespace) -> int:
     where = f"session {session.name} · " if session is not None else ""
     w(f"{where}step {step} · micro-batch {micro} of {recipe.per_step} · batch {index} of "
       f"{len(plan)} in epoch {epoch} ({config.batcher}, seed {config.seed}, loss_on "
-      f"{config.loss_on}) · {batch.shape[0]} rows × {batch.shape[1]} positions · pad id "
-      f"{batch.pad_id}\n")
+      f"{config.loss_on}, max_len {recipe.config.max_len}"
+      f"{'' if config.max_len else ' auto'}) · {batch.shape[0]} rows × {batch.shape[1]} "
+      f"positions · pad id {batch.pad_id}\n")
     if receipt is not None:
         mark = "✓" if receipt.state == "match" else ("!!" if receipt.state == "mismatch" else "?")
         w(f"{mark} fingerprint {header['fingerprint']}: {receipt.message}\n")

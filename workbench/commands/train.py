@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     config.validate()
     _check_memory(config, sessions, quiet=args.quiet)
     if args.detach:
+        _say_auto(config, sessions, quiet=args.quiet)  # the run logs them in its train.log
         session = runner.start(config, args.session, sessions)
         print(f"started session {session.name} in the background (pid file: {session / 'status.json'};"
               f" log: {session / 'train.log'})")
@@ -107,6 +108,22 @@ def run(args: argparse.Namespace) -> int:
                              f"name or --resume {name}")
     return _foreground(config, session, resume=False, quiet=args.quiet, sessions=sessions,
                        discard=not session.exists())
+
+
+def _say_auto(config, sessions: Path, quiet: bool) -> None:
+    """One line per auto setting (max_len 0, lr 0): the number the run will use and why.
+    A model that cannot be read is left for the run to report."""
+    if quiet or (config.max_len and config.lr):
+        return
+    from ..errors import WorkbenchError
+    from ..recipe import resolve_auto
+
+    try:
+        _resolved, lines = resolve_auto(config, sessions_dir=sessions)
+    except WorkbenchError:
+        return
+    for line in lines:
+        print(line, file=sys.stderr)
 
 
 def _check_memory(config, sessions: Path, quiet: bool) -> None:
@@ -166,7 +183,7 @@ def _foreground(config, session: Path, *, resume: bool, quiet: bool, sessions: P
     bar = Progress(enabled=not quiet and sys.stderr.isatty())
     state = loop.run(config, session, resume=resume, stop=stop, echo=not quiet and not bar.enabled,
                      on_step=bar.update, sessions_dir=sessions, resume_from=resume_from,
-                     discard_on_preflight=discard)
+                     discard_on_preflight=discard, announce=not quiet)
     bar.close()
     from ..sessions import read_status
 

@@ -12,6 +12,7 @@ and indexed, so views are cheap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -313,8 +314,8 @@ class Dataset:
         return {name: self.label_counts(name, label, **kw) for name in self.splits}
 
     def label_counts(self, split: str | None, label: str, **kw) -> dict[str, int]:
-        """Rows of one split per label value, most common first."""
-        return count_codes(*self.label_codes(split, label, **kw))
+        """Rows of one split per label value, in `order_counts` order."""
+        return order_counts(label, count_codes(*self.label_codes(split, label, **kw)))
 
     def with_splits(self, splits: dict[str, Split], **info: Any) -> "Dataset":
         return Dataset(self.source, self.format, self.detected, splits, {**self.info, **info})
@@ -332,6 +333,21 @@ def count_codes(codes: np.ndarray, names: list[str]) -> dict[str, int]:
     """{value: rows} from `label_codes`, most common first; values with no row left out."""
     counts = np.bincount(codes, minlength=len(names))
     return {names[i]: int(c) for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
+
+
+def order_counts(label: str, counts: dict[str, int]) -> dict[str, int]:
+    """A label's counts in the order every chart and table shows them: the `length`
+    buckets by range (0-63, 64-127, ..., 1024+, then unrenderable), the values of any other
+    label most common first."""
+    if label == "length":
+        return dict(sorted(counts.items(), key=lambda kv: length_bucket_key(kv[0])))
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def length_bucket_key(name: str) -> tuple[float, str]:
+    """Sort key of a `length_bucket` name: its lower edge; a name that is no bucket last."""
+    low = name.split("-")[0].rstrip("+")
+    return (int(low), "") if low.isdigit() else (math.inf, name)
 
 
 def _code_dtype(n: int):

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .detectors import (DEFAULT_THRESHOLDS, GENERIC_MARKERS, STOP_REASONS, Finding, Span,
                         Thresholds, detect_echo, detect_empty, detect_leakage,
-                        detect_looping, detect_no_stop, find_markers, marker_pattern,
-                        markers_for, merge_spans, units)
+                        detect_looping, detect_no_stop, find_markers, is_verse,
+                        marker_pattern, markers_for, merge_spans, repeated_sentences,
+                        sentence_spans, units)
 from .endings import (EndingResult, classify_ending, ending_report, normalize_ending)
 from .metrics import (aggregate_answers, answer_scores, answer_words, exact_match,
                       normalize_answer, token_f1)
@@ -37,6 +38,7 @@ __all__ = [
     "Thresholds", "DEFAULT_THRESHOLDS", "EndingResult", "diagnose", "summarize",
     "detect_leakage", "detect_looping", "detect_no_stop", "detect_empty", "detect_echo",
     "find_markers", "marker_pattern", "markers_for", "merge_spans", "units",
+    "sentence_spans", "repeated_sentences", "is_verse",
     "exact_match", "token_f1", "normalize_answer", "answer_words", "answer_scores",
     "classify_ending", "ending_report", "normalize_ending",
 ]
@@ -55,7 +57,9 @@ class Diagnosis:
         exact_match, f1: against the reference, or None without one.
         category: the item's category (for per-category metrics), if any.
         requested_ending: "happy" / "sad" when the prompt asked for one.
-        ending: the ending classifier's verdict, when an ending was requested.
+        ending: the ending classifier's verdict, when an ending was requested. It is
+            computed on an unfinished story too (see `ending_unfinished`), but does not
+            count there: that story has no ending yet.
     """
 
     response: str
@@ -85,19 +89,32 @@ class Diagnosis:
         return [name.replace("_", "-") for name in self.flagged]
 
     @property
+    def ending_unfinished(self) -> bool:
+        """An ending was asked for, and the token limit cut the story (stop reason
+        "length") before it had one."""
+        return self.requested_ending is not None and self.stop_reason == "length"
+
+    @property
     def ending_note(self) -> str | None:
-        """"ending sad ✓" or "ending happy ✗ (asked sad)"; None when no ending was asked for."""
+        """"ending sad ✓", "ending happy ✗ (asked sad)" or, for a story the token limit
+        cut, "ending unfinished (asked sad)"; None when no ending was asked for."""
         if self.ending_adhered is None:
             return None
+        if self.ending_unfinished:
+            return f"ending unfinished (asked {self.requested_ending})"
         if self.ending_adhered:
             return f"ending {self.ending.label} ✓"
         return f"ending {self.ending.label} ✗ (asked {self.requested_ending})"
 
     @property
     def ending_adhered(self) -> bool | None:
-        """Whether the classified ending is the requested one (None without a request)."""
+        """Whether the story ended the way it was asked to: the classified ending is the
+        requested one. None without a request; False for an unfinished story (asked for
+        an ending, it got none), whatever the classifier reads in the text so far."""
         if self.requested_ending is None or self.ending is None:
             return None
+        if self.ending_unfinished:
+            return False
         return self.ending.label == self.requested_ending
 
     def evidence(self) -> list[tuple[Span, str]]:
@@ -126,6 +143,7 @@ class Diagnosis:
             d["requested_ending"] = self.requested_ending
             d["ending"] = self.ending.to_dict() if self.ending else None
             d["ending_adhered"] = self.ending_adhered
+            d["ending_unfinished"] = self.ending_unfinished
         return d
 
 
@@ -194,7 +212,14 @@ def summarize(diagnoses: Iterable[Diagnosis]) -> dict:
     * `stop_reasons`: counts of end / stop_string / length / unknown;
     * `exact_match`, `f1` (means over the items with a reference, None if none),
       `n_reference`, and `by_category` {category: {n, exact_match, f1}};
-    * `ending`: {n, accuracy, confusion} over the items with a requested ending, or None.
+    * `ending`: over the items with a requested ending (None if none), {n, accuracy,
+      unfinished, confusion}. `n` counts every story asked for an ending; `unfinished`
+      those the token limit cut (`Diagnosis.ending_unfinished`). `accuracy` is adhered /
+      n: an unfinished story counts as not adhered (an ending was asked for and none
+      came), it is neither dropped from n nor credited with the classifier's guess.
+      `confusion` is {requested: {happy, sad, unknown, unfinished: count}}: the finished
+      stories by the classifier's verdict, the unfinished ones in their own column, so
+      the cells add up to n.
     """
     items = list(diagnoses)
     n = len(items)
@@ -221,6 +246,22 @@ def summarize(diagnoses: Iterable[Diagnosis]) -> dict:
                           if d.exact_match is not None])
     out["exact_match"], out["f1"] = answers["exact_match"], answers["f1"]
     out["n_reference"], out["by_category"] = answers["n"], answers["by_category"]
-    stories = [(d.requested_ending, d.ending.label) for d in items if d.ending is not None]
-    out["ending"] = ending_report(stories) if stories else None
+    out["ending"] = _ending_summary([d for d in items if d.ending is not None])
     return out
+
+
+def _ending_summary(stories: list[Diagnosis]) -> dict | None:
+    """`summarize`'s `ending` entry (documented there) over stories asked for an ending."""
+    if not stories:
+        return None
+    unfinished = [d for d in stories if d.ending_unfinished]
+    report = ending_report((d.requested_ending, d.ending.label) for d in stories
+                           if not d.ending_unfinished)
+    confusion = report["confusion"]
+    for row in confusion.values():
+        row["unfinished"] = 0
+    for d in unfinished:
+        confusion[d.requested_ending]["unfinished"] += 1
+    n = len(stories)
+    return {"n": n, "accuracy": sum(bool(d.ending_adhered) for d in stories) / n,
+            "unfinished": len(unfinished), "confusion": confusion}

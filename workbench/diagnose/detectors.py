@@ -67,6 +67,17 @@ class Thresholds:
         loop_window: the share is measured over the last this-many words.
         loop_share: a tail whose repeated-n-gram share reaches this is a loop...
         loop_min_window: ... when the tail has at least this many words.
+        loop_sentence_words: a sentence counts for the sentence criteria of looping when
+            it has at least this many words: "Tom smiled." and "The end." may come back
+            as often as they like, "Lily was very happy." may not.
+        loop_sentence_repeats: one such sentence said this many times anywhere in the
+            response is a loop: twice is a refrain ("I think I can, I think I can"), three
+            times across a short story is a model that lost its thread.
+        loop_sentence_share: a response whose copies of earlier sentences (of at least
+            `loop_sentence_words` words) make up this share of all its sentences is a
+            loop...
+        loop_sentence_copies: ... when there are at least this many copies: one sentence
+            said twice is not a loop, whatever the length of the response.
         echo_ngram: n for the echo overlap (response n-grams found in the prompt).
         echo_share: a response whose overlap share reaches this is an echo...
         echo_min_words: ... when it has at least this many words, none of them new.
@@ -79,6 +90,10 @@ class Thresholds:
     loop_window: int = 200
     loop_share: float = 0.5
     loop_min_window: int = 24
+    loop_sentence_words: int = 4
+    loop_sentence_repeats: int = 3
+    loop_sentence_share: float = 0.3
+    loop_sentence_copies: int = 2
     echo_ngram: int = 3
     echo_share: float = 0.8
     echo_min_words: int = 3
@@ -352,6 +367,98 @@ def _longest_run(words: list[str], th: Thresholds) -> tuple[int, int, int] | Non
     return best[2], -best[1], best[3]
 
 
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s|$)")
+_CLOSERS = set("\"'”’»)]")
+_ABBREVIATION = re.compile(
+    r"(?:(?<![\w.])(?:mr|mrs|ms|dr|st|jr|sr|prof|mt|vs|fig|vol|jan|feb|mar|apr|jun|jul|aug"
+    r"|sep|sept|oct|nov|dec)|(?<!\w)(?:[a-z]\.)*[a-z])\.$", re.IGNORECASE)
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_VERSE_MIN_LINES = 4
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """The sentences of `text`, as character spans (whitespace around them left out).
+
+    A sentence ends at ". ! ? …" (with any closing quotes or brackets) before whitespace
+    or the end, and at every line break (list items, lines of a poem). Quotes are kept
+    with their sentence, and a quoted sentence followed by its speaker in lower case runs
+    on: `"Stop!" she said.` and `"Every storm stops," his mom said.` are one sentence
+    each. Abbreviations and initials ("Mr. Brown", "J. K.", "e.g.", "n.d.") and the
+    number of a numbered list item ("1. Fill a pot.") do not end a sentence.
+    """
+    out: list[Span] = []
+    enumerators = {m.end(1) for m in _ENUMERATOR.finditer(text)}
+    for line in re.finditer(r"[^\n]+", text):
+        start, stop = line.start(), line.end()
+        for m in _SENTENCE_END.finditer(text, start, stop):
+            after = text[m.end():stop].lstrip()
+            if m.start() in enumerators:
+                continue
+            if any(ch in _CLOSERS for ch in m.group()) and after[:1].islower():
+                continue                                   # "Stop!" she said.
+            if m.group() == "." and _ABBREVIATION.search(text, start, m.end()):
+                continue                                   # Mr. Brown, J. K. Rowling
+            out.append(Span(start, m.end()))
+            start = m.end()
+        out.append(Span(start, stop))
+    spans = []
+    for s in out:
+        body = text[s.start:s.end]
+        lead, trail = len(body) - len(body.lstrip()), len(body) - len(body.rstrip())
+        if body.strip():
+            spans.append(Span(s.start + lead, s.end - trail))
+    return spans
+
+
+def is_verse(text: str) -> bool:
+    """Whether `text` is laid out in lines rather than sentences: at least 4 lines, no
+    more than half of which end a sentence (a song or poem whose lines end in "," or in
+    nothing, a list of bare items, code). Songs repeat their chorus and code its lines on
+    purpose."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < _VERSE_MIN_LINES:
+        return False
+    ended = sum(bool(_ENDS_SENTENCE.search(line)) for line in lines)
+    return ended * 2 <= len(lines)
+
+
+def _counts_as_word(unit: str) -> bool:
+    """A word for the sentence minimum: it has a letter and is not a lone letter other
+    than "a" and "I" (so "N.p., n.d." and "01 Mar. 2016" have no words to speak of)."""
+    return any(ch.isalpha() for ch in unit) and (len(unit) > 1 or unit in ("a", "i"))
+
+
+def repeated_sentences(text: str, min_words: int) -> tuple[list[list[Span]], int]:
+    """The sentences of at least `min_words` words said more than once, and how many
+    sentences `text` has (counting those with a word in them).
+
+    Sentences are compared by their words (`_loop_units`: lower case, punctuation and
+    whitespace left out), so '"Every storm stops," his mom said.' and 'every storm
+    stops his mom said' are the same sentence. Numbers and lone letters are compared
+    but do not count towards `min_words`. Returns one list of spans per repeated
+    sentence (each copy, in text order), the most repeated first (then the earliest).
+    """
+    words, spans = _loop_units(text)
+    copies: dict[tuple[str, ...], list[Span]] = {}
+    n_sentences, i = 0, 0
+    for sent in sentence_spans(text):
+        while i < len(spans) and spans[i].start < sent.start:
+            i += 1
+        j = i
+        while j < len(spans) and spans[j].end <= sent.end:
+            j += 1
+        key = tuple(words[i:j])
+        i = j
+        if not key:
+            continue
+        n_sentences += 1
+        if sum(map(_counts_as_word, key)) >= min_words:
+            copies.setdefault(key, []).append(sent)
+    groups = [g for g in copies.values() if len(g) > 1]
+    groups.sort(key=lambda g: (-len(g), g[0].start))
+    return groups, n_sentences
+
+
 def repeated_ngram_share(words: list[str], n: int) -> tuple[float, list[bool]]:
     """The share of units inside an n-gram that already occurred earlier in `words`, and
     which units those are. 0 for prose that never repeats itself; near 1 - 1/k for k
@@ -375,23 +482,38 @@ def detect_looping(text: str, th: Thresholds = DEFAULT_THRESHOLDS) -> Finding:
     Counted over the words of the text (lower-cased; punctuation left out, numbered-list
     numbers read alike, see `_loop_units`), not over token ids: the evidence is character
     spans, and base and SFT are measured the same way whatever their tokenizer. Flagged
-    when either holds:
+    when any of these holds:
 
     * **run**: a stretch of 1 to `loop_max_period` (60) words appears `loop_min_repeats`
       (3) or more times back to back, the copies holding at least `loop_min_words` (12)
       words. "The cat sat on the mat. The cat sat on the mat. The cat sat on the mat." is
       a run (6 words × 3); "no, no, no" and "ran and ran and ran" are too short to be one.
+    * **sentences**: the same sentence comes back across the response, not necessarily
+      in a row (`sentence_spans` splits; sentences compare by their words, so case,
+      whitespace and punctuation do not matter). Either one sentence of at least
+      `loop_sentence_words` (4) words is said `loop_sentence_repeats` (3) or more times
+      ('"Every storm stops," his mom said.' four times through a story), or copies of
+      earlier such sentences make up `loop_sentence_share` (0.3) of all the sentences,
+      with at least `loop_sentence_copies` (2) copies (a story that starts over). Short
+      sentences ("Tom smiled.", "The end.", "Yes!") never count; a refrain said twice
+      ("I think I can, I think I can") is one copy. Text laid out in lines rather than
+      sentences (`is_verse`: songs and poems, code) is left to the other two criteria:
+      a chorus sung three times is no loop, nor is a line of code written three times.
     * **tail share**: in the last `loop_window` (200) words, at least `loop_share` (0.5)
       of the words lie in a `loop_ngram`-gram (4 words) that already occurred earlier in
       that tail, and the tail has at least `loop_min_window` (24) words. This catches
       loops whose copies vary a little ("She was very happy and she played with her kite
       every day and she was very happy and ...").
 
-    Known limit: code and markup whose right answer repeats itself (an array of 24
-    zeros, a regex repeating `[0-9]{1,3}`, an HTML table of empty cells) is flagged.
+    Known limits: code and markup whose right answer repeats itself (an array of 24
+    zeros, a regex repeating `[0-9]{1,3}`, an HTML table of empty cells) is flagged; so is
+    a tale that tells its refrain three times on purpose ("Little pig, little pig, let me
+    come in" once per pig) and a song whose verses share a line.
+    Measured on tests/fixtures/diagnose/sentence_loops.jsonl (test_diagnose_quality.py).
 
     The score is the tail share: how much of the end of the response repeats. Evidence:
-    each copy of the run, or else the repeating stretches of the tail.
+    each copy of the run; or each copy of the repeated sentences; or else the repeating
+    stretches of the tail.
     """
     words, spans = _loop_units(text)
     window = words[-th.loop_window:]
@@ -407,6 +529,24 @@ def detect_looping(text: str, th: Thresholds = DEFAULT_THRESHOLDS) -> Finding:
         return Finding("looping", True, share, copy_spans,
                        f"{snippet!r} repeated {copies}× in a row ({period} words each, "
                        f"from {first.start})")
+    groups, n_sentences = repeated_sentences(text, th.loop_sentence_words)
+    if groups and not is_verse(text):
+        top = groups[0]
+        said = _short(text[top[0].start:top[0].end], 60)
+        often = [g for g in groups if len(g) >= th.loop_sentence_repeats]
+        if often:
+            more = (f" (and {len(often) - 1} more said {th.loop_sentence_repeats}× or more)"
+                    if len(often) > 1 else "")
+            return Finding("looping", True, share, tuple(sorted(s for g in often for s in g)),
+                           f"{said!r} said {len(top)}× across the response{more}")
+        n_copies = sum(len(g) - 1 for g in groups)
+        if (n_copies >= th.loop_sentence_copies
+                and n_copies / n_sentences >= th.loop_sentence_share):
+            shown = ", ".join(f"{_short(text[g[0].start:g[0].end], 40)!r} {len(g)}×"
+                              for g in groups[:2]) + (", …" if len(groups) > 2 else "")
+            return Finding("looping", True, share, tuple(sorted(s for g in groups for s in g)),
+                           f"{n_copies} of {n_sentences} sentences repeat earlier ones "
+                           f"({shown})")
     if len(window) >= th.loop_min_window and share >= th.loop_share:
         return Finding("looping", True, share, _covered_spans(spans, covered, offset),
                        f"{share:.0%} of the last {len(window)} words repeat earlier "

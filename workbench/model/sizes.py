@@ -41,6 +41,9 @@ PRESETS: dict[str, dict] = {
 }
 """name -> GPTConfig fields (GPT-Neo: alternating global/local layers, window 256)."""
 
+AUTO_MAX_LEN = 512     # max_len 0 (auto): the model's context, at most this many positions
+TINY_PARAMS = 30_000_000   # below this many parameters a model gets the tiny-model lr
+
 ACT_FLOATS = 28        # floats of width C saved per layer and position (fitted, fp32)
 RUNTIME_BYTES = 450 * 2**20   # torch, tokenizer and data in a training process (CPU, fitted)
 HEAD_CHUNK = 256       # rows of logits ChunkedHeadLoss holds at once
@@ -59,6 +62,52 @@ def preset_config(name: str, vocab_size: int):
         fields["attention_layers"] = ("global", "local") * (fields["n_layer"] // 2)
         fields["window_size"] = 256
     return GPTConfig(vocab_size=vocab_size, **fields)
+
+
+def auto_max_len(n_positions: int | None) -> tuple[int, str]:
+    """The positions per row of a run whose max_len is 0 (auto), and why: the model's
+    context, at most `AUTO_MAX_LEN` (512: longer rows cost memory and time in proportion,
+    and instruction data rarely needs them); `AUTO_MAX_LEN` while the model is not known."""
+    if not n_positions:
+        return AUTO_MAX_LEN, f"the model is not known yet; {AUTO_MAX_LEN} until it is"
+    if n_positions <= AUTO_MAX_LEN:
+        return n_positions, f"the model's context is {n_positions} positions"
+    return AUTO_MAX_LEN, (f"the model's context is {n_positions} positions, capped at "
+                          f"{AUTO_MAX_LEN}")
+
+
+def suggest_lr(n_params: int, lora: bool) -> tuple[float, str]:
+    """The peak learning rate of a run whose lr is 0 (auto), and where it comes from in one
+    short phrase. By the model's parameter count (the tied head counted once) and whether
+    only a LoRA adapter is trained:
+
+    | parameters                            | full fine-tune | LoRA |
+    |---------------------------------------|----------------|------|
+    | under 30M (demo base 3.45M, TinyStories-1M/3M/8M) | 1e-3 | 1e-3 |
+    | 30M and more (gpt2 124M, gpt2-medium 355M, ...)   | 5e-5 | 2e-4 |
+
+    * 1e-3 under 30M: this repository's own measurement, the seed 002 lr sweep on the
+      3.45M demo base (README, "Seed pipelines"): at 3e-4 the model has not learned to stop
+      (no-stop 0.75), at 3e-3 it forgets its story language most (plain-text loss 7.72),
+      1e-3 stops every time and forgets less; seeds 000 and 001 train at 1e-3 too. Nothing
+      is measured for LoRA at this size; it gets the same rate (LoRA is run at or above the
+      full rate, below).
+    * 5e-5 from 30M, full: Raschka, LLMs-from-scratch chapter 7 fine-tunes gpt2-medium
+      (355M) at 5e-5 (AdamW, weight decay 0.1); the seed 000 post fine-tunes its 30M and
+      125M TinyStories GPT-2s at 5e-5 too.
+    * 2e-4 from 30M, LoRA: the LoRA paper's GPT-2 Medium recipe (Hu et al. 2021,
+      microsoft/LoRA examples/NLG: r 4, alpha 32, lr 2e-4); QLoRA uses 2e-4 for its
+      smaller (7B, 13B) models. The adapter starts at zero and is small, so it takes a
+      higher rate than the whole model.
+    """
+    size = (f"{n_params / 1e9:.3g}B" if n_params >= 1e9 else f"{n_params / 1e6:.3g}M"
+            if n_params >= 1e6 else f"{n_params / 1e3:.3g}K")
+    what = f"LoRA on {size} parameters" if lora else f"full fine-tune of {size} parameters"
+    if n_params < TINY_PARAMS:
+        return 1e-3, f"{what}; seed 002's lr sweep on the 3.45M demo base (README)"
+    if lora:
+        return 2e-4, f"{what}; the LoRA paper's GPT-2 recipe uses 2e-4"
+    return 5e-5, f"{what}; chapter 7 uses 5e-5"
 
 
 def count_params(config) -> int:
@@ -104,6 +153,7 @@ class MemoryPlan:
     runtime: int
     available: int | None      # bytes free on the device (None: unknown)
     device: str
+    max_len: int = 0           # positions per row planned for (max_len 0 resolved)
 
     @property
     def total(self) -> int:
@@ -118,8 +168,14 @@ class MemoryPlan:
                 ("LM head loss", self.head), ("checkpoint save", self.checkpoint),
                 ("runtime", self.runtime)]
 
-    def describe(self) -> str:
+    def describe(self, brief: bool = False) -> str:
+        """The plan in one line; `brief` leaves out the parts (a narrow terminal)."""
         mb = lambda n: f"{n / 2**20:,.0f} MB"  # noqa: E731
+        if brief:
+            line = f"{self.params / 1e6:,.1f}M params; memory about {mb(self.total)}"
+            if self.available is not None:
+                line += f" of {mb(self.available)} free on {self.device}"
+            return line
         line = (f"{self.params / 1e6:,.1f}M parameters, {self.trainable / 1e6:,.2f}M trained; "
                 f"memory about {mb(self.total)} ("
                 + ", ".join(f"{name} {mb(n)}" for name, n in self.parts() if n) + ")")
@@ -144,8 +200,9 @@ class MemoryPlan:
                         f"{max(1, config.batch_size // 2)}, grad_accum {config.grad_accum * 2})")
         if not self.device.startswith("cpu") and config.dtype != "bf16":
             tips.append("bf16")
-        if config.max_len > 256:
-            tips.append(f"a shorter max_len ({config.max_len // 2})")
+        max_len = self.max_len or config.max_len
+        if max_len > 256:
+            tips.append(f"a shorter max_len ({max_len // 2})")
         return "; ".join(tips)
 
 
@@ -157,7 +214,8 @@ def plan_memory(model_config, config, *, trainable: int | None = None,
         trainable = (lora_params(model_config, config.lora_r, _targets(model_config, config))
                      if config.lora_r else params)
     C, L = model_config.n_embd, model_config.n_layer
-    tokens = config.batch_size * config.max_len
+    max_len = config.max_len or auto_max_len(model_config.n_positions)[0]  # 0: auto
+    tokens = config.batch_size * max_len
     half = device.startswith("cuda") and config.dtype in ("auto", "bf16")
     act_bytes = 2 if half else 4
     activations = int(L * tokens * C * ACT_FLOATS * act_bytes)
@@ -170,7 +228,7 @@ def plan_memory(model_config, config, *, trainable: int | None = None,
                       gradients=trainable * 4, optimizer=trainable * 8, activations=activations,
                       head=head, checkpoint=conv1d * 4 if full else 0,
                       runtime=RUNTIME_BYTES if device.startswith("cpu") else 0,
-                      available=device_free_bytes(device), device=device)
+                      available=device_free_bytes(device), device=device, max_len=max_len)
 
 
 def model_config_for(config, sessions_dir=None):

@@ -83,8 +83,9 @@ class TrainConfig:
     file); empty for the model's saved template, else the data format's usual one."""
     loss_on: str = "response"
     """response: train only on answers (and their end token); all: the prompt too."""
-    max_len: int = 512
-    """Positions per row; longer examples lose the end of their response (counted)."""
+    max_len: int = 0
+    """Positions per row; longer examples lose the end of their response (counted). 0:
+    auto, the model's context capped at 512 (the run records the number it used)."""
     head_vocab: str = "full"
     """full: the LM head's softmax over the whole vocabulary (normal training). data: only
     over the token ids that occur in the training and validation data, a shortcut for
@@ -102,8 +103,10 @@ class TrainConfig:
     """Passes over the training data (used when max_steps is 0)."""
     max_steps: int = 0
     """Optimizer steps to run; 0 to derive from epochs."""
-    lr: float = 5e-5
-    """Peak learning rate (SFT: 5-20% of the pretraining rate)."""
+    lr: float = 0.0
+    """Peak learning rate (SFT: 5-20% of the pretraining rate). 0: auto, by the model's size
+    and LoRA: 1e-3 under 30M parameters, else 5e-5 (full) or 2e-4 (LoRA); the run records
+    the rate it used."""
     warmup_steps: int = 0
     """Steps of linear warmup from 0 to lr."""
     schedule: str = "cosine"
@@ -136,7 +139,9 @@ class TrainConfig:
     keep_last: int = 2
     """Checkpoints to keep besides the best by validation loss."""
     sample_prompts: list[str] = field(default_factory=list)
-    """Prompts (rendered with the template) to answer greedily during training."""
+    """Prompts (rendered with the template) to answer greedily during training. A template
+    that needs more than the prompt takes it as last lines, as in Chat (story:
+    "a dog finds a bone" then a line "ending: sad")."""
     sample_every: int = 100
     """Write samples every N steps (0 for only at the end)."""
     sample_max_new_tokens: int = 64
@@ -173,11 +178,13 @@ class TrainConfig:
             bad("model", "a model is needed (a Hub id, a folder, a session, or scratch)")
         if not self.data:
             bad("data", "a data source is needed")
-        for name in ("n_layer", "n_head", "n_embd", "n_positions", "max_len", "batch_size",
+        for name in ("n_layer", "n_head", "n_embd", "n_positions", "batch_size",
                      "grad_accum", "sample_max_new_tokens", "log_every", "nproc",
                      "eval_max_new_tokens"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
+        if self.max_len < 0:
+            bad("max_len", "must be at least 1 (or 0 for the model's context, at most 512)")
         if self.model == "scratch" and self.n_head >= 1 and self.n_embd % self.n_head:
             bad("n_embd", f"must be divisible by n_head ({self.n_head})")
         if self.model.startswith("scratch:"):
@@ -191,8 +198,8 @@ class TrainConfig:
                 bad(name, "must not be negative")
         if not (self.epochs > 0 or self.max_steps > 0) or not math.isfinite(self.epochs):
             bad("epochs", "must be positive when max_steps is 0")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            bad("lr", "must be a positive number")
+        if not (self.lr >= 0 and math.isfinite(self.lr)):
+            bad("lr", "must be a positive number (or 0 for one chosen by the model's size)")
         if not 0 <= self.min_lr_ratio <= 1:
             bad("min_lr_ratio", "must be between 0 and 1")
         if not 0 <= self.val_ratio < 1:
@@ -220,7 +227,24 @@ class TrainConfig:
         if not isinstance(self.sample_prompts, list) or not all(
                 isinstance(p, str) for p in self.sample_prompts):
             bad("sample_prompts", "must be a list of strings")
+        elif self.sample_prompts and self.template:
+            why = self._sample_prompt_problem()
+            if why:
+                out.setdefault("sample_prompts", why)
         return out
+
+    def _sample_prompt_problem(self) -> str | None:
+        """Why a sample prompt cannot be rendered with the chosen template (a field the
+        template needs besides the prompt, such as the story template's ending), or None.
+        An empty template is resolved from the model or the data: the run checks that one
+        before its first step."""
+        from ..templates import get_template, sample_prompt_problem
+
+        try:
+            template = get_template(self.template)
+        except WorkbenchError:
+            return None  # an unknown template is the recipe's to report
+        return sample_prompt_problem(self.sample_prompts, template)
 
     def validate(self) -> "TrainConfig":
         """Raise WorkbenchError naming every field that is wrong (the first one first)."""

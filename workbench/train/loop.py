@@ -54,7 +54,9 @@ class Log:
         self.echo = echo
         self.enabled = enabled
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, message: str, show: bool = False) -> None:
+        """Append `message` to train.log; on stderr too when echoing, or when `show` (a
+        line the person should see even under a progress bar: what auto chose)."""
         if not self.enabled:
             return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
@@ -65,6 +67,8 @@ class Log:
             pass  # a full or read-only disk: the failure itself is reported elsewhere
         if self.echo:
             print(line, file=sys.stderr, flush=True)
+        elif show:
+            print(message, file=sys.stderr, flush=True)
 
 
 def lr_at(step: int, config: TrainConfig, max_steps: int) -> float:
@@ -243,18 +247,18 @@ def seen_in_training(items, recipe) -> int:
 def write_samples(session: Path, step: int, model, tokenizer, template, config: TrainConfig,
                   device: str) -> list[dict]:
     """Greedy answers to the configured prompts, with their stop reasons."""
-    from ..data.records import Example, Message
     from ..generate import GenerationConfig, generate_for_examples
     from ..model import LoadedModel
+    from ..templates import prompt_example
 
     if not config.sample_prompts:
         return []
-    role = "text" if template.kind == "text" else "user"
-    examples = [Example([Message(role, p)], {"row": i}) for i, p in enumerate(config.sample_prompts)]
     loaded = LoadedModel(model, tokenizer, template, "training", {"device": device})
     was_training = model.training
     model.eval()
     try:
+        # a prompt's trailing `ending: sad` lines fill the template's fields, as in Chat
+        examples = [prompt_example(p, template, row=i) for i, p in enumerate(config.sample_prompts)]
         results = generate_for_examples(loaded, template, examples,
                                         GenerationConfig(max_new_tokens=config.sample_max_new_tokens))
     except WorkbenchError as err:  # a prompt longer than the context, say
@@ -277,7 +281,7 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
         stop: threading.Event | None = None, echo: bool = False,
         on_step: Callable[[dict], None] | None = None,
         sessions_dir: Path | None = None, resume_from: str | None = None,
-        discard_on_preflight: bool = False) -> str:
+        discard_on_preflight: bool = False, announce: bool = False) -> str:
     """Train; returns the final state (finished, stopped or failed). Raises WorkbenchError
     for problems found before training starts (bad config, data with no target, another
     trainer holding the session, a read-only folder), after writing them to the status as
@@ -288,6 +292,10 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
     `discard_on_preflight`: a new session whose run fails before its first step (a bad
     path, an unknown model, no CUDA) is removed rather than left behind `failed` (the CLI
     prints the message; the TUI keeps the session to show it).
+
+    Auto settings (max_len 0, lr 0) are resolved for the model (`workbench.recipe.
+    resolve_auto`) before config.toml is written, so the session records the numbers it
+    trained with; what was chosen goes to train.log (and stderr with `announce`).
     """
     from . import lock as session_lock
     from .distributed import Dist
@@ -316,7 +324,7 @@ def run(config: TrainConfig, session: Path, *, resume: bool = False,
         try:
             return _run(config, session, resume=resume, stop=stop, on_step=on_step,
                         sessions_dir=sessions_dir, dist=dist, log=log, status=status,
-                        resume_from=resume_from)
+                        resume_from=resume_from, announce=announce)
         except BaseException as err:
             # A problem before the loop (bad data, model, device, config): the run ends
             # `failed` with the message, so no reader mistakes the exited process for a
@@ -373,14 +381,20 @@ def _free_mb(where: Path) -> float:
 
 
 def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Event,
-         on_step, sessions_dir, dist, log, status, resume_from: str | None = None) -> str:
+         on_step, sessions_dir, dist, log, status, resume_from: str | None = None,
+         announce: bool = False) -> str:
     import torch
 
     from ..device import autocast, pick_device
+    from ..recipe import resolve_auto
     from .checkpoint import (check_trainer_state, load_trainer_state, remove_partial,
                              save_checkpoint)
 
     config.validate()
+    # max_len 0 and lr 0 become numbers for this model, and the session records those
+    config, chosen = resolve_auto(config, sessions_dir=sessions_dir)
+    for line in chosen:
+        log(line, show=announce)
     if dist.is_main and not resume:
         try:
             write_text_atomic(session / CONFIG, config.to_toml())
@@ -411,6 +425,16 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     # tokenizer), the same the inspector builds
     side = pinned_side(resume_from) if resume_from is not None else None
     recipe = build_recipe(config, sessions_dir=sessions_dir, side=side, log=log)
+    if config.sample_prompts:  # said now, not as an error on every sample of the run
+        from ..templates import sample_prompt_problem
+
+        problem = sample_prompt_problem(config.sample_prompts, recipe.template)
+        if problem:
+            origin = {"chosen": "chosen", "model": "the model's", "run": "the run's",
+                      "format": f"usual for {recipe.dataset.format} data"}
+            raise WorkbenchError(f"config field 'sample_prompts': {problem} (template "
+                                 f"{recipe.template.name}: "
+                                 f"{origin.get(recipe.template_origin, recipe.template_origin)})")
     model = build_model(config, recipe, device, sessions_dir, resume_from)
     tokenizer, template = recipe.tokenizer, recipe.template
     if dist.is_main:
