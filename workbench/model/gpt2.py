@@ -12,7 +12,9 @@ Attention always goes through `F.scaled_dot_product_attention`, in one of three 
 * plain causal (one example per row): `is_causal=True`, no mask tensor (the fast path);
 * packed rows (several examples per row, from the collator): each example is gathered into
   a short sequence of its own and attention runs causally over those (the unpad/pad trick),
-  so no example sees its neighbour and no work is spent on the T x T cross-example block;
+  so no example sees its neighbour and no work is spent on the T x T cross-example block.
+  On CUDA, `flex_attention` with a document-causal block mask (`DocMask`) does the same in
+  one fused kernel that skips the blocks across examples, with no gather and no scatter;
 * with a `KVCache` (generation): the new queries attend to every filled cache slot that
   holds a real token, and causally among themselves. Prompts of different lengths are
   left-padded, and the cache remembers which slots are padding.
@@ -193,11 +195,83 @@ class Packed:
 
 
 @dataclass
+class DocMask:
+    """Packed rows for `flex_attention`: a document-causal `BlockMask` over the (B, T) rows,
+    built once per forward from segment_ids and shared by every layer (like `Packed`).
+
+    A query sees the earlier keys of its own example only; padding (segment 0) sees nothing
+    and gets zeros, as with `Packed`. The kernel skips every 128 x 128 block in which no
+    query may look at any key, so the cross-example blocks cost nothing, and the rows stay
+    in place (no gather, no scatter). Used where `packed_kernel` says "flex".
+    """
+
+    block_mask: object
+
+    @classmethod
+    def from_segments(cls, segment_ids: torch.Tensor) -> "DocMask":
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        B, T = segment_ids.shape
+
+        def document_causal(b, h, q, k):  # scalar indices -> may query q look at key k?
+            return (segment_ids[b, q] == segment_ids[b, k]) & (q >= k) & (segment_ids[b, q] != 0)
+
+        return cls(create_block_mask(document_causal, B, None, T, T, device=segment_ids.device))
+
+
+PACKED_KERNEL = {"kind": "auto"}
+"""Which kernel packed rows use: "auto" (flex on CUDA where torch has it, else the gather),
+"flex" (also on the CPU where no gradient is recorded: for tests) or "gather"."""
+
+
+def packed_kernel(device: torch.device | str) -> str:
+    """ "flex" or "gather" for packed rows on `device` (see PACKED_KERNEL)."""
+    kind = PACKED_KERNEL["kind"]
+    if kind == "gather" or not _has_flex():
+        return "gather"
+    if torch.device(device).type == "cuda":
+        return "flex"
+    # forced elsewhere (tests); flex has no backward on the CPU in torch 2.13
+    return "flex" if kind == "flex" and not torch.is_grad_enabled() else "gather"
+
+
+def _has_flex() -> bool:
+    try:
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention  # noqa: F401
+    except ImportError:  # torch before 2.5
+        return False
+    return True
+
+
+_FLEX: dict = {}
+
+
+def _flex_attention(q, k, v, block_mask):
+    """flex_attention (B, nh, T, hs) -> (B, nh, T, hs). On CUDA through torch.compile: the
+    eager version materialises the whole T x T score matrix; compiled it is one fused kernel
+    (compiled once per process, and inlined when the caller is compiled already). On the
+    CPU eager (the tests' path), with its "without torch.compile" warning silenced."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if torch.compiler.is_compiling():
+        return flex_attention(q, k, v, block_mask=block_mask)
+    if q.device.type == "cuda":
+        if "compiled" not in _FLEX:
+            _FLEX["compiled"] = torch.compile(flex_attention)
+        return _FLEX["compiled"](q, k, v, block_mask=block_mask)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile")
+        return flex_attention(q, k, v, block_mask=block_mask)
+
+
+@dataclass
 class Masks:
     """The attention layouts of one forward, built once and shared by every layer: for
     global layers and (GPT-Neo) for local ones, each a (mask, is_causal) pair for SDPA:
     mask None (plain causal: SDPA's fused path), a boolean tensor (True where a query may
-    look), or a `Packed` layout for packed rows."""
+    look), or a `Packed` / `DocMask` layout for packed rows."""
 
     global_: tuple
     local: tuple | None = None
@@ -264,6 +338,8 @@ class CausalSelfAttention(nn.Module):
         mask, is_causal = masks.global_
         if isinstance(mask, Packed):
             return self.resid_dropout(linear(self.c_proj, _rows(self._packed(x, mask), select)))
+        if isinstance(mask, DocMask):
+            return self.resid_dropout(linear(self.c_proj, _rows(self._flex(x, mask), select)))
         q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
@@ -291,6 +367,19 @@ class CausalSelfAttention(nn.Module):
         out = x.new_zeros(B * T, C)
         out[packed.index[packed.valid]] = y[packed.valid]
         return out.view(B, T, C)
+
+    def _flex(self, x, doc: DocMask):
+        """Attention inside each example of packed rows in place, through flex_attention
+        and the forward's document-causal block mask (no dropout: `_attention_mask` picks
+        the gather path when attention dropout is on)."""
+        B, T, C = x.size()
+        hs = C // self.n_head
+        q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        y = _flex_attention(q, k, v, doc.block_mask)  # (B, nh, T, hs); padding rows: 0
+        return y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
 
 
 def _rows(x: torch.Tensor, select: torch.Tensor | None) -> torch.Tensor:
@@ -455,6 +544,11 @@ class GPT(nn.Module):
         if segment_ids is not None:
             if cache is not None:
                 raise ValueError("packed rows (segment_ids) and a KV cache do not mix")
+            # flex for GPT-2's attention without dropout (flex has none); GPT-Neo's windows
+            # and attention dropout keep the gather path
+            if (self.config.family == "gpt2" and not (self.training and self.config.dropout)
+                    and packed_kernel(segment_ids.device) == "flex"):
+                return DocMask.from_segments(segment_ids), False
             return Packed.from_segments(segment_ids), False  # windows: per example, inside
         past = cache.length if cache is not None else 0
         local = window is not None and past + T > window  # else the window changes nothing
