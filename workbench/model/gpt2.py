@@ -33,7 +33,7 @@ hs head size (C // nh), V vocabulary.
 from __future__ import annotations
 
 import math
-import platform
+import os
 from dataclasses import dataclass
 
 import torch
@@ -112,15 +112,60 @@ def _f_linear(layer: nn.Linear, x: torch.Tensor, gelu: bool) -> torch.Tensor:
     return F.gelu(y, approximate="tanh") if gelu else y
 
 
-# measured on x86-64 only (elsewhere, e.g. Apple's CPUs, F.linear's BLAS may well be faster)
-_ONEDNN = {"ok": platform.machine().lower() in ("x86_64", "amd64")
-           and torch.backends.mkldnn.is_available()
-           and hasattr(torch.ops.mkldnn, "_linear_pointwise")}
+LINEAR_KERNELS = ("onednn", "f_linear")
+"""The CPU inference kernels for fp32 linear layers; WORKBENCH_CPU_LINEAR=onednn|f_linear
+forces one, else (auto) the one measured faster on this CPU is used."""
+
+
+def _measure_linear_kernels(reps: int = 3) -> dict:
+    """Stream fp32 weights through F.linear and oneDNN's inner product, as a decoding step
+    does: eight distinct 3072x768 matrices (75 MB, more than the caches), at batch 1 and 8,
+    best of `reps` interleaved rounds (about 0.1 s). oneDNN is chosen only where it is the
+    faster at both batch sizes, so inference is never slower than with F.linear."""
+    from ..device import time_interleaved
+
+    op = torch.ops.mkldnn._linear_pointwise
+    weights = [torch.full((3072, 768), 0.01) for _ in range(8)]  # (out, in) each
+    bias = torch.zeros(3072)
+    gb = sum(w.numel() for w in weights) * 4 / 1e9
+    out: dict = {"shape": "8 x 3072x768 fp32"}
+    wins = True
+    with torch.inference_mode():
+        for batch in (1, 8):
+            x = torch.randn(batch, 768)  # (B, 768)
+            t = time_interleaved({
+                "f_linear": lambda: [F.linear(x, w, bias) for w in weights],
+                "onednn": lambda: [op(x, w, bias, "none", [], "") for w in weights]}, reps)
+            out[f"batch_{batch}_gb_s"] = {k: round(gb / v, 1) for k, v in t.items()}
+            wins = wins and t["onednn"] < t["f_linear"]
+    out["kernel"] = "onednn" if wins else "f_linear"
+    return out
+
+
+def _linear_kernel() -> str:
+    """The fp32 CPU inference kernel: forced by WORKBENCH_CPU_LINEAR, else measured once per
+    CPU model (cached by workbench.device). F.linear where oneDNN's op is missing."""
+    available = (torch.backends.mkldnn.is_available()
+                 and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+    forced = os.environ.get("WORKBENCH_CPU_LINEAR", "auto").strip().lower()
+    if not available or forced == "f_linear":
+        return "f_linear"
+    if forced == "onednn":
+        return "onednn"
+    from ..device import cpu_measured
+
+    return cpu_measured("inference_linear", _measure_linear_kernels).get("kernel", "f_linear")
+
+
+# "ok": oneDNN's linear is the kernel for fp32 inference on the CPU (set False for good if
+# the op ever fails). Decided on import: measured on this CPU, not assumed from its vendor.
+_ONEDNN = {"ok": _linear_kernel() == "onednn"}
 
 
 def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """oneDNN's linear has no autograd formula: only where no gradient is recorded, on the
-    CPU, in fp32 (not under CPU autocast), for plain dense tensors."""
+    CPU, in fp32 (not under CPU autocast), for plain dense tensors, and only where it was
+    measured faster than F.linear on this CPU (`_ONEDNN`)."""
     return (_ONEDNN["ok"] and x.device.type == "cpu" and not torch.is_grad_enabled()
             and x.dtype == torch.float32 and weight.dtype == torch.float32
             and x.layout == torch.strided and weight.layout == torch.strided

@@ -407,8 +407,14 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     if config.threads:
         torch.set_num_threads(config.threads)
     device = dist.device(pick_device(config.device))
-    if config.dtype == "bf16" and not device.startswith("cuda"):
-        raise WorkbenchError(f"config field 'dtype': bf16 needs a CUDA device (device is {device})")
+    # bf16 autocast or fp32 (auto: measured on a CPU); weights and AdamW stay fp32
+    import functools
+
+    from ..device import precision
+
+    amp, why = precision(device, config.dtype)
+    autocast = functools.partial(autocast, dtype=amp)  # what the training step runs under
+    log(f"dtype {why}", show=announce)
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
