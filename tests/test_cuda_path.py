@@ -109,3 +109,182 @@ def test_flex_equals_gather_on_cuda_bf16_forward_and_backward(kernel):
     torch.testing.assert_close(out["flex"][0], out["gather"][0], rtol=2e-2, atol=1.0)
     for a, b in zip(out["flex"][1], out["gather"][1]):
         torch.testing.assert_close(a, b, rtol=5e-2, atol=5e-2)
+
+
+# -- the compiled training step --------------------------------------------------------
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    f = tmp_path / "qa.jsonl"
+    rows = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a + b}."}
+            for a in range(8) for b in range(6)]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return f
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "wb-cache"))
+
+
+def tiny(data: Path, **kw):
+    from workbench.train.config import TrainConfig
+
+    base = dict(model="scratch", tokenizer="bytes", n_layer=2, n_head=2, n_embd=32,
+                n_positions=64, data=str(data), template="inst-resp", max_len=64,
+                batch_size=4, lr=3e-3, max_steps=6, warmup_steps=2, eval_every=3,
+                save_every=3, keep_last=2, sample_prompts=["What is 1 plus 1?"],
+                sample_every=3, sample_max_new_tokens=4, seed=3, threads=1, val_ratio=0.1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_compile_field_is_a_choice_in_the_run_group(data):
+    from workbench.errors import WorkbenchError
+    from workbench.train.config import CHOICES, SECTIONS, TrainConfig, field_help
+    from workbench.train.loop import use_compile
+
+    assert CHOICES["compile"] == ("auto", "on", "off") and "compile" in SECTIONS["run"]
+    assert TrainConfig().compile == "auto" and "torch.compile" in field_help()["compile"]
+    assert "compile" in tiny(data, compile="sometimes").problems()
+    with pytest.raises(WorkbenchError, match="config field 'compile'"):
+        tiny(data, compile="yes").validate()
+    assert "compile = \"on\"" in tiny(data, compile="on").to_toml()
+    assert use_compile(tiny(data), "cpu") is False and use_compile(tiny(data), "cuda") is True
+    assert use_compile(tiny(data, compile="on"), "cpu") is True
+    assert use_compile(tiny(data, compile="off"), "cuda:1") is False
+
+
+@pytest.mark.slow
+def test_compiled_run_saves_the_same_keys_and_resumes(data, tmp_path):
+    """compile=on on the CPU (inductor's C++ backend): the blocks are compiled in place, so
+    the checkpoint has exactly the keys of an eager run and a resumed compiled run goes on
+    from it; the losses equal the eager run's to float rounding."""
+    import time
+
+    from safetensors.torch import load_file
+
+    from workbench.sessions import read_index, read_status
+    from workbench.train import loop
+
+    t = time.time()
+    eager, compiled = tmp_path / "eager", tmp_path / "compiled"
+    assert loop.run(tiny(data, compile="off"), eager) == "finished"
+    stop = __import__("threading").Event()
+    assert loop.run(tiny(data, compile="on"), compiled, stop=stop,
+                    on_step=lambda m: stop.set() if m["step"] == 3 else None) == "stopped"
+    assert loop.run(tiny(data, compile="on"), compiled, resume=True) == "finished"
+    assert read_status(compiled)["state"] == "finished"
+    a = load_file(str(eager / "checkpoints" / read_index(eager)["latest"] / "model.safetensors"))
+    b = load_file(str(compiled / "checkpoints" / read_index(compiled)["latest"] / "model.safetensors"))
+    assert sorted(a) == sorted(b) and not any("_orig_mod" in k for k in b)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-3
+    loss = lambda s: [json.loads(x)["loss"] for x in (s / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert loss(compiled) == pytest.approx(loss(eager), rel=1e-4)
+    log = (compiled / "train.log").read_text()
+    assert "transformer blocks are compiled" in log and "compiling included" in log
+    print(f"compiled run + resume on the CPU: {time.time() - t:.0f} s")
+
+
+# -- out of memory ---------------------------------------------------------------------
+
+def test_out_of_memory_fails_with_step_micro_batch_and_advice(data, tmp_path, monkeypatch):
+    from workbench.sessions import read_status
+
+    def oom(self, *a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(GPT, "target_loss", oom)
+    session = tmp_path / "oom"
+    from workbench.train import loop
+
+    assert loop.run(tiny(data, compile="off"), session) == "failed"
+    status = read_status(session)
+    error = status["error"]
+    assert status["state"] == "failed" and status["failed_step"] == 1
+    assert error.startswith("out of memory at step 1 with micro-batch size 4 (4 rows × ")
+    for advice in ("lower batch_size", "grad_accum", "max_len", "LoRA"):
+        assert advice in error
+    assert "Traceback" not in (session / "train.log").read_text()
+
+
+def test_out_of_memory_exit_code_and_no_traceback_on_the_cli(data, tmp_path):
+    """Through `workbench train` in a child process: a step that runs out of memory exits
+    1 (the failure code) with one line, no traceback."""
+    import subprocess
+    import sys
+
+    cfg = tiny(data, compile="off", max_steps=3)
+    toml = tmp_path / "c.toml"
+    toml.write_text(cfg.to_toml())
+    code = ("import sys, torch\n"
+            "from workbench.model import GPT\n"
+            "def oom(self, *a, **k):\n"
+            "    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')\n"
+            "GPT.target_loss = oom\n"
+            "from workbench.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    out = subprocess.run([sys.executable, "-c", code, "train", str(toml), "--sessions",
+                          str(tmp_path / "sessions"), "--session", "oom"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr
+    assert "out of memory at step 1 with micro-batch size 4" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+# -- generation: the static cache of the CUDA-graph decode step --------------------------
+
+class _Bytes:
+    """A tokenizer stand-in: ids are bytes."""
+    n_vocab = 300
+    eos_id = 299
+
+    def token_bytes(self, i: int) -> bytes:
+        return bytes([i % 256])
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt_neo"])
+def test_static_cache_step_gives_the_same_tokens(monkeypatch, family):
+    """The decode step over the static cache (every slot attended, unfilled ones and the
+    left padding masked; GPT-Neo's window counted in slots) picks the tokens the growing
+    cache picks, for a batch of prompts of different lengths. On the CPU it runs eagerly:
+    everything of the CUDA path but the graph capture."""
+    from workbench import generate as gen
+
+    kw = dict(family="gpt_neo", attention_layers=("global", "local"), window_size=6) \
+        if family == "gpt_neo" else {}
+    model = tiny_model(**kw).eval()
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [20, 21], [30, 31, 32, 33]]
+    cfg = gen.GenerationConfig(max_new_tokens=20)
+    plain = gen.generate(model, _Bytes(), prompts, cfg, stop_ids=())
+    made = []
+    real_step = gen.GraphStep
+    monkeypatch.setattr(gen, "graph_pays", lambda device, batch, steps: True)
+    monkeypatch.setattr(gen, "GraphStep", lambda *a: made.append(real_step(*a)) or made[-1])
+    static = gen.generate(model, _Bytes(), prompts, cfg, stop_ids=())
+    assert len(made) == 1 and made[0].next_slot == 7 + 19  # 19 decode steps after the prompt
+    assert [r.token_ids for r in static] == [r.token_ids for r in plain]
+    for i in range(len(prompts)):  # one alone too (no padding: keep is all ones)
+        alone = gen.generate(model, _Bytes(), [prompts[i]], cfg, stop_ids=())
+        assert alone[0].token_ids == plain[i].token_ids
+
+
+def test_graph_pays_only_on_cuda_for_small_batches():
+    from workbench.generate import graph_pays
+
+    assert graph_pays("cuda", 1, 128) and graph_pays("cuda:0", 8, 16)
+    assert not graph_pays("cpu", 1, 128) and not graph_pays("mps", 1, 128)
+    assert not graph_pays("cuda", 9, 128) and not graph_pays("cuda", 1, 8)
+
+
+@needs_cuda
+def test_cuda_graph_generation_equals_the_plain_cache(monkeypatch):
+    from workbench import generate as gen
+
+    model = tiny_model().cuda().eval()
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [20, 21]]
+    cfg = gen.GenerationConfig(max_new_tokens=40)
+    graphed = gen.generate(model, _Bytes(), prompts, cfg, stop_ids=())
+    monkeypatch.setattr(gen, "graph_pays", lambda device, batch, steps: False)
+    plain = gen.generate(model, _Bytes(), prompts, cfg, stop_ids=())
+    assert [r.token_ids for r in graphed] == [r.token_ids for r in plain]

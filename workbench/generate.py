@@ -22,6 +22,13 @@ Stop rules, per sequence, checked after every token:
 * `length`: `max_new_tokens` new tokens, or the context is full.
 * `cancelled` (streaming only): the cancel event was set.
 
+CUDA. The decode step runs as a CUDA graph over a static cache (`GraphStep`): the prefill's
+KV cache with every shape fixed, one token per sequence written into a slot given as a
+device tensor, attention over all slots with those not filled yet masked. Replaying the
+graph launches the step's ~200 kernels at once instead of one by one from Python, which is
+where the time of a small model's decoding goes. Only on CUDA, with the cache, and where it
+pays (`graph_pays`: up to 8 sequences and 16 new tokens or more); the CPU path is unchanged.
+
 Context. A prompt longer than the model's context (n_positions) is refused with a
 WorkbenchError, never cut. When prompt + max_new_tokens does not fit, generation runs up to
 the last position and stops with reason `length` and `context_full=True`.
@@ -390,6 +397,7 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
 
     seqs = [_Sequence(tokenizer, limit, limit < config.max_new_tokens, stop_ids,
                       config.stop_strings, track_text) for limit in limits]
+    graph = None  # the CUDA-graph decode step, made after the prefill where it pays
     was_training = model.training
     model.eval()
     start = time.perf_counter()
@@ -401,6 +409,8 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
                 logits = model.logits(x)  # (B, V): only the last position predicts
             else:
                 logits = model.logits(_last_hidden(model, prompts, device))  # (B, V)
+        if config.use_cache and graph_pays(device, B, steps):
+            graph = GraphStep(model, cache, T0)
         for _ in range(steps):
             new = _pick(logits[:, :n_vocab], config, seen, generator)  # (B,)
             chosen = new.tolist()
@@ -418,7 +428,9 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
             if seen is not None:
                 seen[torch.arange(B, device=device), new] = True
             with autocast(device):
-                if config.use_cache:
+                if graph is not None:
+                    logits = graph(new, next_pos)  # (B, V)
+                elif config.use_cache:
                     x = model.hidden(new[:, None], position_ids=next_pos[:, None], cache=cache)
                     logits = model.logits(x[:, -1])  # (B, V)
                 else:  # every position again, of the sequences still going
@@ -431,6 +443,96 @@ def _decode_loop(model, tokenizer, prompts, config, stop_ids, device, cancel, tr
     finally:
         model.train(was_training)
     return [seq.result(n) for seq, n in zip(seqs, lengths)]
+
+
+def graph_pays(device: str, batch: int, steps: int) -> bool:
+    """A CUDA-graph decode step pays on CUDA for small batches (launch-bound: 1 to 8
+    sequences) and generations long enough to repay the capture (16 new tokens or more)."""
+    return str(device).startswith("cuda") and batch <= 8 and steps >= 16
+
+
+class StaticCache:
+    """A KV cache whose shapes never change, for a captured decode step: the prefill's
+    `KVCache` tensors (n_layer, B, nh, max_len, hs), each step writing its keys and values
+    into slot `slot` (a (1,) device tensor, set before each replay) and attending over all
+    max_len slots, those after `slot` and the left padding masked (`mask`, which the model's
+    `_attention_mask` asks for when a cache is `static`)."""
+
+    static = True
+
+    def __init__(self, cache, start: int) -> None:
+        import torch
+
+        self.k, self.v, self.shape, self.max_len = cache.k, cache.v, cache.shape, cache.max_len
+        B, device = self.shape[1], cache.k.device
+        self.keep = (cache.keep if cache.keep is not None
+                     else torch.ones(B, self.max_len, dtype=torch.bool, device=device))
+        self.slot = torch.full((1,), start, dtype=torch.long, device=device)  # (1,)
+        self.slots = torch.arange(self.max_len, device=device)  # (L,)
+        self.length = start  # the model adds each step's T; the slot tensor is what counts
+
+    def update(self, layer: int, k, v):
+        """Write one step's keys/values (B, nh, 1, hs) at `slot`; return all (B, nh, L, hs)."""
+        self.k[layer].index_copy_(2, self.slot, k)
+        self.v[layer].index_copy_(2, self.slot, v)
+        return self.k[layer], self.v[layer]
+
+    def mask(self, window: int | None = None):
+        """(B, 1, 1, L) bool: the filled slots of real tokens up to `slot` (GPT-Neo's local
+        layers: the last `window` of them)."""
+        allowed = self.keep & (self.slots <= self.slot)  # (B, L)
+        if window is not None:
+            allowed = allowed & (self.slot - self.slots < window)
+        return allowed[:, None, None, :]
+
+
+class GraphStep:
+    """One decode step (tokens (B,) and positions (B,) -> logits (B, V)) over a
+    `StaticCache`, captured once as a CUDA graph and replayed. The capture runs under
+    autocast without its weight cache (a cached cast would be freed under the graph);
+    elsewhere (the CPU tests) the same step runs eagerly, which checks everything but the
+    capture."""
+
+    def __init__(self, model, cache, start: int) -> None:
+        import torch
+
+        self.model = model
+        self.cache = StaticCache(cache, start)
+        self.next_slot = start
+        B, device = cache.shape[1], cache.k.device
+        self.tok = torch.zeros(B, 1, dtype=torch.long, device=device)  # (B, 1)
+        self.pos = torch.zeros(B, 1, dtype=torch.long, device=device)  # (B, 1)
+        self.graph = None
+        self.out = None
+
+    def _forward(self):
+        x = self.model.hidden(self.tok, position_ids=self.pos, cache=self.cache)  # (B, 1, C)
+        return self.model.logits(x[:, -1])  # (B, V)
+
+    def __call__(self, new, next_pos):
+        import torch
+
+        self.tok.copy_(new[:, None])
+        self.pos.copy_(next_pos[:, None])
+        self.cache.slot.fill_(self.next_slot)
+        self.next_slot += 1
+        if self.tok.device.type != "cuda":
+            return self._forward()
+        if self.graph is None:
+            amp = torch.is_autocast_enabled("cuda")
+            with torch.autocast("cuda", dtype=torch.get_autocast_dtype("cuda"), enabled=amp,
+                                cache_enabled=False):
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):  # warm-up: writes this very step's keys
+                    for _ in range(2):
+                        self._forward()
+                torch.cuda.current_stream().wait_stream(side)
+                self.graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(self.graph):
+                    self.out = self._forward()
+        self.graph.replay()
+        return self.out.clone()
 
 
 def _last_hidden(model, rows, device):

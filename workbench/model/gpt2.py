@@ -595,6 +595,8 @@ class GPT(nn.Module):
                     and packed_kernel(segment_ids.device) == "flex"):
                 return DocMask.from_segments(segment_ids), False
             return Packed.from_segments(segment_ids), False  # windows: per example, inside
+        if getattr(cache, "static", False):  # a CUDA-graph decode step's (generate.py)
+            return cache.mask(window), False
         past = cache.length if cache is not None else 0
         local = window is not None and past + T > window  # else the window changes nothing
         if cache is None and not local:

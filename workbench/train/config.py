@@ -20,9 +20,13 @@ from ..constants import (BALANCE_STRATEGIES, BATCHERS, DEVICES, DTYPES, HEAD_VOC
                          SCHEDULES)
 from ..errors import WorkbenchError
 
+COMPILE = ("auto", "on", "off")
+"""torch.compile for the training step: auto (on for CUDA, off elsewhere), on, or off."""
+
 CHOICES: dict[str, tuple[str, ...]] = {
     "loss_on": LOSS_ON, "batcher": BATCHERS, "schedule": SCHEDULES, "dtype": DTYPES,
     "device": DEVICES, "balance_strategy": BALANCE_STRATEGIES, "head_vocab": HEAD_VOCABS,
+    "compile": COMPILE,
 }
 """The fields that take one of a few values, and the values (argparse's `choices`, the Train
 form's drop-downs, the Batches screen's cycling keys). `device` also takes `cuda:N`."""
@@ -156,6 +160,10 @@ class TrainConfig:
     """auto (cuda > mps > cpu), cuda, cuda:N (one GPU of several), mps, or cpu."""
     dtype: str = "auto"
     """auto (bf16 autocast on CUDA, fp32 elsewhere), fp32, or bf16 (CUDA only)."""
+    compile: str = "auto"
+    """torch.compile the model's blocks for training: auto (on for CUDA, off elsewhere), on,
+    or off. The first step then takes longer (compiling; the log says how long); checkpoints
+    are the same either way."""
     threads: int = 0
     """CPU threads for torch (0: torch's default)."""
     nproc: int = 1
@@ -314,7 +322,7 @@ SECTIONS: dict[str, list[str]] = {
     "evaluation": ["eval_every", "eval_batches", "eval_prompts", "eval_max_new_tokens",
                    "save_every", "keep_last", "sample_prompts",
                    "sample_every", "sample_max_new_tokens", "log_every"],
-    "run": ["seed", "device", "dtype", "threads", "nproc"],
+    "run": ["seed", "device", "dtype", "compile", "threads", "nproc"],
 }
 
 

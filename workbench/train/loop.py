@@ -21,6 +21,10 @@ detached process started by `workbench.train.runner`.
 * Stop (SIGTERM/SIGINT set `stop`): the current step finishes, a checkpoint is written,
   the state becomes `stopped`. A NaN/inf loss or CUDA out-of-memory ends the run `failed`
   with the step, what happened and what to do; earlier checkpoints are kept.
+* Fast on CUDA: `compile` (auto: on for CUDA) compiles each transformer block in place, so
+  checkpoints keep their keys; evaluation and samples run those blocks eagerly. fp32
+  matmuls use TF32; AdamW is fused. Telemetry (device, memory, utilization, tokens/s, MFU:
+  `workbench.train.telemetry`) goes to status.json at log intervals.
 """
 
 from __future__ import annotations
@@ -415,6 +419,8 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     amp, why = precision(device, config.dtype)
     autocast = functools.partial(autocast, dtype=amp)  # what the training step runs under
     log(f"dtype {why}", show=announce)
+    if device.startswith("cuda"):  # fp32 matmuls (outside autocast) on TF32 tensor cores
+        torch.set_float32_matmul_precision("high")
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -485,6 +491,11 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
     if vocab is not None:
         log(f"head_vocab data: the softmax covers the {len(vocab)} token ids of the data")
     train_model = dist.wrap(model, vocab)
+    compiled = use_compile(config, device)
+    if compiled:
+        compile_blocks(model)
+        log(f"compile {config.compile}: the {len(model.transformer.h)} transformer blocks are "
+            "compiled (torch.compile); the first step includes compiling", show=announce)
     n_params = sum(p.numel() for p in model.parameters())
     n_trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if n_trained < n_params:
@@ -502,6 +513,9 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
                   template=template.name, data_report=recipe.report, n_params=n_params,
                   n_trained=n_trained,
                   memory_plan_mb=round(plan.total / 2**20) if plan is not None else None)
+    telemetry = _telemetry(model, config, device, dist.world, log) if dist.is_main else None
+    first_step = step
+    micro: tuple[int, ...] | None = None  # the shape of the micro-batch being trained
 
     def trainer_state() -> dict:
         return {"step": step, "tokens_seen": tokens_seen, "elapsed_s": elapsed_s(),
@@ -569,6 +583,7 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
             loss_total = 0.0
             for k, batch in enumerate(mine):
                 t = batch.to_torch(device)
+                micro = tuple(t["input_ids"].shape)
                 with dist.no_sync(train_model, last=k == len(mine) - 1), autocast(device):
                     loss_sum, _ = train_model(t["input_ids"], t["labels"], t["position_ids"],
                                               t.get("segment_ids"))
@@ -586,6 +601,10 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
             real = dist.sum(sum(b.n_real for b in mine))
             tokens_seen += real
             dt = time.time() - t0
+            if compiled and step == first_step + 1:
+                log(f"step {step}: {dt:.1f} s, compiling included", show=announce)
+            elif telemetry is not None:
+                telemetry.step(real, dt)
             if dist.is_main:  # the receipt: what each micro-batch of this step was
                 append_jsonl(session / RECEIPTS, {"step": step,
                                                   "micro": [fingerprint(b) for b in batches],
@@ -597,15 +616,18 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
                            "elapsed_s": round(elapsed_s(), 3)}
                 append_jsonl(session / METRICS, metrics)
                 status.update(step=step, epoch=metrics["epoch"], loss=loss,
-                              tokens_per_s=metrics["tokens_per_s"], tokens_seen=tokens_seen)
+                              tokens_per_s=metrics["tokens_per_s"], tokens_seen=tokens_seen,
+                              **(telemetry.sample() if telemetry is not None else {}))
                 if on_step:
                     on_step({**metrics, "max_steps": max_steps})
             at_end = step == max_steps
             if (config.eval_every and step % config.eval_every == 0) or at_end or \
                     (config.save_every and step % config.save_every == 0):
-                last_val = run_eval()
+                with eager(compiled):  # no recompiling for eval shapes and the KV cache
+                    last_val = run_eval()
             if dist.is_main and ((config.sample_every and step % config.sample_every == 0) or at_end):
-                write_samples(session, step, model, tokenizer, template, config, device)
+                with eager(compiled):
+                    write_samples(session, step, model, tokenizer, template, config, device)
             stopping = dist.any(stop.is_set())
             if at_end or stopping or (config.save_every and step % config.save_every == 0):
                 checkpoint(last_val if _evaluated_now(config, step, at_end) else None)
@@ -635,15 +657,15 @@ def _run(config: TrainConfig, session: Path, *, resume: bool, stop: threading.Ev
         status.try_update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
         return "failed"
     except Exception as err:  # noqa: BLE001 - every failure ends in the status, with its step
-        if _is_oom(err):
-            msg = (f"out of memory at step {step + 1} with micro-batch size {config.batch_size} "
-                   f"× max_len {config.max_len}: lower batch_size and raise grad_accum to keep "
-                   f"the same effective batch (or lower max_len). Last good checkpoint: "
-                   f"{read_index(session).get('latest') or 'none'}")
+        oom = _is_oom(err)
+        if oom:
+            msg = oom_message(step + 1, config, micro, device, plan,
+                              read_index(session).get("latest"))
         else:
             msg = f"{type(err).__name__} at step {step + 1}: {err}"
         log(msg)
-        log(traceback.format_exc().rstrip())
+        if not oom:  # an out-of-memory is said in full above; its traceback helps no one
+            log(traceback.format_exc().rstrip())
         status.try_update(state="failed", error=msg, failed_step=step + 1, finished_at=status.now())
         return "failed"
     finally:
@@ -687,6 +709,84 @@ def _peak_mb(device: str) -> float | None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except Exception:  # noqa: BLE001
         return None
+
+
+def use_compile(config: TrainConfig, device: str) -> bool:
+    """compile = on, or auto on a CUDA device (where torch has torch.compile)."""
+    import torch
+
+    if config.compile == "off" or not hasattr(torch, "compile"):
+        return False
+    return config.compile == "on" or device.startswith("cuda")
+
+
+def compile_blocks(model) -> None:
+    """torch.compile each transformer block in place (`nn.Module.compile`): the blocks hold
+    nearly all the arithmetic, while the embeddings, the attention masks (built once per
+    forward, data-dependent) and the chunked head loss stay eager, so nothing breaks the
+    graphs. In place, the state_dict keeps its keys (no `_orig_mod.` prefix): checkpoints
+    and resume are the same as without compiling."""
+    for block in model.transformer.h:
+        block.compile()
+
+
+def eager(compiled: bool):
+    """Run compiled modules eagerly inside (evaluation, samples: other shapes, a KV cache,
+    no gradients; compiling those would cost more than it saves)."""
+    import contextlib
+
+    import torch
+
+    set_stance = getattr(torch.compiler, "set_stance", None)  # torch 2.6 and later
+    if not compiled or set_stance is None:
+        return contextlib.nullcontext()
+    return set_stance("force_eager")
+
+
+def _run_dtype(config: TrainConfig, device: str) -> str:
+    """"bf16" or "fp32": the dtype the training step's matmuls run in (the MFU's peak)."""
+    from .. import device as dev
+
+    try:
+        if hasattr(dev, "precision"):
+            amp = dev.precision(device, config.dtype)[0]
+        else:
+            amp = dev.autocast_dtype(device)
+    except Exception:  # noqa: BLE001
+        amp = None
+    return "bf16" if amp is not None and "bfloat16" in str(amp) else "fp32"
+
+
+def _telemetry(model, config: TrainConfig, device: str, world: int, log):
+    """The run's Telemetry (its peak looked up or measured now), or None if it cannot be
+    made (telemetry is advice; it never stops a run)."""
+    try:
+        from .telemetry import Telemetry
+
+        tel = Telemetry(model, device, config.max_len, _run_dtype(config, device), world)
+        if tel.peak:
+            log(f"telemetry: {tel.name}, peak {tel.peak / 1e12:.3g} TFLOP/s ({tel.peak_source} "
+                f"{tel.dtype}), {tel.flops_token / 1e6:.1f} MFLOP per token (nanoGPT's MFU)")
+        return tel
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def oom_message(step: int, config: TrainConfig, micro: tuple[int, ...] | None, device: str,
+                plan, latest: str | None) -> str:
+    """What an out-of-memory says: the step, the micro-batch, the memory, what to change."""
+    shape = f" ({micro[0]} rows × {micro[1]} positions)" if micro and len(micro) == 2 else ""
+    peak = _peak_mb(device) if device.startswith("cuda") else None
+    memory = ""
+    if peak:
+        memory = f"; peak {peak:,.0f} MB"
+        if plan is not None:
+            memory += f" (the memory plan said {plan.total / 2**20:,.0f} MB)"
+    lora = "" if config.lora_r else ", or train LoRA (lora_r 8) instead of every weight"
+    return (f"out of memory at step {step} with micro-batch size {config.batch_size}{shape} × "
+            f"max_len {config.max_len}{memory}: lower batch_size and raise grad_accum to keep "
+            f"the same effective batch (batch_size × grad_accum), or lower max_len{lora}. "
+            f"Last good checkpoint: {latest or 'none'}")
 
 
 def _checkpoint_mb(model) -> float:
