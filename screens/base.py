@@ -244,10 +244,12 @@ def describe_error(err: BaseException | None) -> str:
     """One line for any exception: a WorkbenchError's own message, else type and message."""
     from workbench.errors import WorkbenchError, one_line
 
+    from .terms import app_terms
+
     if err is None:
         return "unknown error"
     if isinstance(err, WorkbenchError):
-        return one_line(err.message, 400)
+        return one_line(app_terms(err.message), 400)
     return one_line(f"{type(err).__name__}: {err}", 400)
 
 

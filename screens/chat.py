@@ -43,6 +43,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from .base import ScreenCommand, WorkbenchScreen, describe_error, log_traceback
+from .terms import app_terms
 from .widgets.chat_answer import SIDES, AnswerView, ExchangeView, visible_prompt
 from .widgets.chat_prompt import PromptArea
 from .widgets.chat_settings import SettingsBar
@@ -118,6 +119,7 @@ class ChatScreen(WorkbenchScreen):
     """Base vs SFT side by side."""
 
     TITLE = "Chat"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     mask_timing: ClassVar[bool] = False
     """Leave tokens/s out of the answers (snapshot tests set it: timings vary)."""
     device: ClassVar[str] = "auto"
@@ -163,6 +165,9 @@ class ChatScreen(WorkbenchScreen):
     }
     ChatScreen.-show-prompt #chat-preview {
         display: block;
+    }
+    ChatScreen.-short #chat-preview {
+        max-height: 3;  /* 80x24: the answers keep most of the rows */
     }
     ChatScreen.-show-prompt ExchangeView > .rendered {
         display: block;
@@ -398,7 +403,7 @@ class ChatScreen(WorkbenchScreen):
         try:
             template, origin = resolve_template(state.template, saved, fmt)
         except WorkbenchError as err:
-            return None, err.message
+            return None, app_terms(err.message)
         return template, {"chosen": "from the header", "model": "saved with the base model",
                           "format": f"the usual one for {fmt} data"}[origin]
 
@@ -598,6 +603,9 @@ class ChatScreen(WorkbenchScreen):
         self.toggle_class("-show-prompt")
         shown = self.has_class("-show-prompt")
         self._refresh_preview()
+        if shown:  # the rendered blocks push the answers down: keep the newest in view
+            history = self.query_one("#chat-history")
+            self.call_after_refresh(history.scroll_end, animate=False)
         self.notify("rendered prompt shown: special tokens in magenta, ↵ newlines, · spaces"
                     if shown else "rendered prompt hidden", timeout=3)
 
@@ -620,7 +628,7 @@ class ChatScreen(WorkbenchScreen):
         try:
             segments = template.render_prompt(make_item(text).example)
         except WorkbenchError as err:
-            preview.update(Text(err.message, style="red"))
+            preview.update(Text(app_terms(err.message), style="red"))
             return
         shown = Text()
         shown.append(f"the prompt as {template.name} renders it (what both models get):\n",

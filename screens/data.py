@@ -26,6 +26,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from .base import ScreenCommand, WorkbenchScreen
+from .terms import app_terms
 from .dialogs.open_source import OpenRequest
 from .widgets.data_preview import RowPreview, legend_markup
 from .widgets.data_table import RowsTable, columns_for
@@ -494,7 +495,7 @@ class DataScreen(WorkbenchScreen):
         try:
             template, origin = resolve_template(state.template, saved, self.ds.format)
         except WorkbenchError as err:
-            result = (None, state.template, "chosen", err.message)
+            result = (None, state.template, "chosen", app_terms(err.message))
         else:
             problem = ""
             if not getattr(self.ds, "streaming", False):
@@ -596,9 +597,10 @@ class DataScreen(WorkbenchScreen):
             preview.show_message("no rows to show" if self.ds is not None else "")
             return
         labels = [(k, v) for k, v in view.raw.items()
-                  if k in self.labels and v not in (None, "") and len(str(v)) <= 40]
+                  if k in self.labels and k != "source_row" and v not in (None, "")
+                  and len(str(v)) <= 40]
         title = Content.assemble((f"#{view.position:,}", "bold"),
-                                 (f" · source row {view.row}", "$text-muted"),
+                                 (_row_origin(view.row, view.raw), "$text-muted"),
                                  *[part for k, v in labels
                                    for part in ((f" · {k} ", "$text-muted"), (str(v), "bold"))])
         box.border_title = f"row · {name} · {legend_markup()}"
@@ -1001,3 +1003,14 @@ def _label_candidates(ds, split: str, page) -> list[str]:
                 continue
             seen.setdefault(k, set()).add(v)
     return [k for k, vals in seen.items() if len(vals) <= 20]
+
+
+def _row_origin(row: int, raw: dict) -> str:
+    """" · source row N", or, for a file the workbench wrote (balanced, oversampled: its
+    rows carry the `source_row` they came from), " · file row N · from row M" so that the
+    number a person looks up in the original data is the original one."""
+    original = raw.get("source_row")
+    if isinstance(original, int) and not isinstance(original, bool):
+        return f" · file row {row} · from row {original}"
+    return f" · source row {row}"
+

@@ -68,7 +68,7 @@ GROUPS: dict[str, tuple[str, list[str]]] = {
                                               "sample_every", "sample_max_new_tokens",
                                               "log_every"]),
     "saving": ("Saving", ["save_every", "keep_last"]),
-    "run": ("Run", ["seed", "device", "dtype", "threads", "nproc"]),
+    "run": ("Run", ["seed", "device", "dtype", "compile", "threads", "nproc"]),
 }
 # fields the form shows above the sections (the launch bar), not in them
 BAR_FIELDS = ("device",)

@@ -181,3 +181,14 @@ def test_all_lines_bad_with_skip_bad_is_an_error(tmp_path):
 def test_help_describes_the_input():
     res = run_cli("diagnose", "--help")
     assert res.returncode == 0 and "--skip-bad" in res.stdout and '"stop_reason"' in res.stdout
+
+
+def test_a_story_cut_at_the_token_limit_is_unfinished_not_a_mismatch(tmp_path):
+    f = tmp_path / "cut.jsonl"
+    f.write_text(_jsonl([{"id": "cut", "prompt": "Write a story.\nWith: sad ending\n",
+                          "response": "Tom was happy. He smiled and played with his",
+                          "stop_reason": "length", "ending": "sad"}]))
+    res = run_cli("diagnose", str(f), "--template", "alpaca")
+    assert res.returncode == 0, res.stderr
+    assert "ending: unfinished (asked sad; cut at the token limit)" in res.stdout
+    assert "MISMATCH" not in res.stdout

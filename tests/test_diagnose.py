@@ -391,6 +391,12 @@ def test_unfinished_story_has_no_ending_yet():
                   diagnose(story, requested_ending="sad")):           # stop reason unknown
         assert not other.ending_unfinished
     assert diagnose(story, stop_reason="length").ending_note is None
+    # the CLI's plain-text line (diagnose, compare) says unfinished, not MISMATCH
+    assert happy.ending_line == "ending: unfinished (asked happy; cut at the token limit)"
+    assert done.ending_line == "ending: sad (asked sad) ok"
+    assert diagnose(story + " tree.", stop_reason="end",
+                    requested_ending="happy").ending_line == "ending: sad (asked happy) MISMATCH"
+    assert diagnose(story, stop_reason="length").ending_line is None
     assert "ending_unfinished" not in diagnose(story, stop_reason="length").to_dict()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ..terms import app_terms
+
 
 class ErrorPanel(Static):
     """At the bottom of a screen, above the footer, hidden until there is an error."""
@@ -27,7 +29,7 @@ class ErrorPanel(Static):
     def show(self, message: str, hint: str = "") -> None:
         text = Text()
         text.append("error ", style="bold red")
-        text.append(" ".join(str(message).split()))
+        text.append(" ".join(app_terms(str(message)).split()))
         if hint:
             text.append(f"  {hint}", style="dim")
         text.append("  (Esc hides)", style="dim")

@@ -440,6 +440,10 @@ def test_real_gpt2_tokenizer(tmp_path):
 # SVG snapshots
 
 
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
+
+
 @pytest.fixture
 def at_root(monkeypatch):
     monkeypatch.chdir(ROOT)
@@ -450,12 +454,8 @@ async def _settle(pilot):
     await pilot.pause(0.1)
 
 
-def test_snapshot_80x24(snap_compare, tmp_path, at_root):
-    app = make(tmp_path, data=ALPACA_REL)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
-
-
-def test_snapshot_160x48(snap_compare, tmp_path, at_root):
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot(snap_compare, tmp_path, at_root, size):
     app = make(tmp_path, data=ALPACA_REL)
 
     async def before(pilot):
@@ -463,7 +463,7 @@ def test_snapshot_160x48(snap_compare, tmp_path, at_root):
         await pilot.press("down", "l", "l", "l", "l", "l")
         await pilot.pause(0.1)
 
-    assert snap_compare(app, terminal_size=(160, 48), run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
 
 
 def test_snapshot_packed_chat_80x24(snap_compare, tmp_path, at_root):

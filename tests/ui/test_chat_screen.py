@@ -2,7 +2,8 @@
 session checkpoint that leaks "### Instruction:" (alpaca) or "<|user|>" (chatml). Both
 panes fill and the flags appear; the input is locked while they answer; Escape cancels;
 "compare over a set" shows the numbers `workbench compare` computes; missing and broken
-models say what to do; snapshots at 80x24 and 160x48 after a finished, greedy exchange."""
+models say what to do; snapshots at 80x24, 120x36 and 200x60 after a finished, greedy
+exchange, with the rendered prompt, and of the model dialog."""
 
 from __future__ import annotations
 
@@ -428,20 +429,46 @@ async def _finished_exchange(pilot) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_after_a_finished_exchange(snap_compare, size):
     assert snap_compare(_app(), terminal_size=size, run_before=_finished_exchange)
 
 
-def test_snapshot_rendered_prompt_light(snap_compare):
+def _rendered_prompt(theme: str):
     async def run_before(pilot):
-        pilot.app.theme = "textual-light"
+        pilot.app.theme = theme
         await _finished_exchange(pilot)
         await pilot.press("ctrl+r")
         pilot.app.clear_notifications()  # the toast's lifetime is a matter of timing
+        await pilot.pause(0.3)
+    return run_before
+
+
+def test_snapshot_rendered_prompt_light(snap_compare):
+    assert snap_compare(_app(), terminal_size=(120, 36),
+                        run_before=_rendered_prompt("textual-light"))
+
+
+def test_snapshot_rendered_prompt_80x24(snap_compare):
+    """At 80x24 Ctrl+R leaves room for the answers (the live preview is capped)."""
+    assert snap_compare(_app(), terminal_size=(80, 24), run_before=_rendered_prompt("textual-dark"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_model_dialog(snap_compare, size):
+    async def run_before(pilot):
+        await _ready(pilot)
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.3)
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False  # shown or not, depending on the moment
         await pilot.pause()
 
-    assert snap_compare(_app(), terminal_size=(120, 36), run_before=run_before)
+    assert snap_compare(_app(), terminal_size=size, run_before=run_before)
 
 
 # ----------------------------------------------------------------------------------------

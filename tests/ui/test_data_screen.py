@@ -182,6 +182,43 @@ async def test_a_source_that_cannot_open_shows_an_error_not_a_crash(tmp_path):
         assert not errors.shown
 
 
+@sync
+async def test_an_unknown_format_is_explained_in_the_apps_terms(tmp_path):
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(f'{{"foo": "a{i}", "bar": "b"}}\n' for i in range(5)))
+    app = app_for(tmp_path, data=str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        shown = " ".join(text_of(app.screen.query_one("#errors")).split())
+        assert "cannot tell the format" in shown
+        assert "Open dialog" in shown and "--format" not in shown
+
+
+def test_app_terms_rewrites_every_cli_phrase_it_knows():
+    from screens.terms import PHRASES, app_terms
+    from workbench.data.sources import load_examples
+    from workbench.errors import WorkbenchError
+
+    assert app_terms("x: pass --format (alpaca, chat, ...)") == (
+        "x: choose the format in the Open dialog (o, field 'format')")
+    assert "--" not in app_terms("row 3: bad (pass --skip-bad to load the other rows)")
+    assert app_terms("--ratio: no CLASS=VALUE pairs") == "ratio: no CLASS=VALUE pairs"
+    assert len(PHRASES) >= 5
+    with pytest.raises(WorkbenchError) as caught:  # the engine's wording matches the table
+        load_examples(str(_odd_file()))
+    message = caught.value.message
+    assert "--format" in message and "--format" not in app_terms(message)
+
+
+def _odd_file():
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "odd.jsonl"
+    path.write_text('{"foo": 1}\n')
+    return path
+
+
 # -- browsing -------------------------------------------------------------------------------
 
 
@@ -470,6 +507,10 @@ async def test_balance_undersample_and_save_switches_to_the_new_file(tmp_path, m
         assert screen.ds.source == str(saved) and screen.table.row_count == 16
         assert "rows 1–16 of 16" in screen_text(screen, "#data-status")
         assert not screen.query_one("#data-bad").display  # the saved file is clean
+        # the row preview names the row in this file and the original row it came from
+        title = screen_text(screen, "#data-preview").splitlines()[0]
+        assert title.startswith(f"#0 · file row 0 · from row {rows[0]['source_row']} ·")
+        assert "source_row" not in title
 
 
 @sync
@@ -576,16 +617,17 @@ async def _ready(pilot) -> None:
     await settle(pilot)
 
 
-def test_snapshot_alpaca_80x24(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=(80, 24), run_before=_ready)
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
 
 
-def test_snapshot_alpaca_160x48(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=(160, 48), run_before=_ready)
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_alpaca(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=size, run_before=_ready)
 
 
-def test_snapshot_stories_160x48_light(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path, STORIES, "textual-light"), terminal_size=(160, 48),
+def test_snapshot_stories_200x60_light(tmp_path, snap_compare):
+    assert snap_compare(_snap_app(tmp_path, STORIES, "textual-light"), terminal_size=(200, 60),
                         run_before=_ready)
 
 
@@ -597,24 +639,38 @@ def test_snapshot_empty_80x24(tmp_path, snap_compare):
     assert snap_compare(_snap_app(tmp_path, None), terminal_size=(80, 24), run_before=_ready)
 
 
-def test_snapshot_open_dialog_80x24(tmp_path, snap_compare):
-    async def open_dialog(pilot) -> None:
+def _pressed(*keys: str):
+    async def run_before(pilot) -> None:
         await settle(pilot)
-        await pilot.press("o")
-        await settle(pilot)
-
-    assert snap_compare(_snap_app(tmp_path, None), terminal_size=(80, 24), run_before=open_dialog)
-
-
-def test_snapshot_balance_dialog_80x24(tmp_path, snap_compare):
-    async def open_balance(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("b")
+        await pilot.press(*keys)
         await pilot.pause(0.3)
         await settle(pilot)
+        steady_cursors(pilot.app.screen)
+        await pilot.pause()
+    return run_before
 
-    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=(80, 24),
-                        run_before=open_balance)
+
+def steady_cursors(screen) -> None:
+    """A blinking cursor is shown or not depending on when the screenshot is taken."""
+    from textual.widgets import Input
+
+    for field in screen.query(Input):
+        field.cursor_blink = False
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_open_dialog(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path, None), terminal_size=size, run_before=_pressed("o"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_balance_dialog(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=size, run_before=_pressed("b"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_help(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path, ALPACA), terminal_size=size, run_before=_pressed("f1"))
 
 
 # -- the demo data ----------------------------------------------------------------------------

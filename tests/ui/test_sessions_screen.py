@@ -302,17 +302,22 @@ def _ready(*keys: str):
     return run_before
 
 
-def test_snapshot_list_80x24(tmp_path, sessions, snap_compare):
-    assert snap_compare(app_for(tmp_path, sessions), terminal_size=(80, 24), run_before=_ready())
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
 
 
-def test_snapshot_overlay_160x48(tmp_path, sessions, snap_compare):
-    assert snap_compare(app_for(tmp_path, sessions), terminal_size=(160, 48),
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_list(tmp_path, sessions, snap_compare, size):
+    assert snap_compare(app_for(tmp_path, sessions), terminal_size=size, run_before=_ready())
+
+
+def test_snapshot_overlay_120x36(tmp_path, sessions, snap_compare):
+    assert snap_compare(app_for(tmp_path, sessions), terminal_size=(120, 36),
                         run_before=_ready("down", "space", "down", "space"))
 
 
-def test_snapshot_overlay_160x48_light(tmp_path, sessions, snap_compare):
-    assert snap_compare(app_for(tmp_path, sessions, "textual-light"), terminal_size=(160, 48),
+def test_snapshot_overlay_200x60_light(tmp_path, sessions, snap_compare):
+    assert snap_compare(app_for(tmp_path, sessions, "textual-light"), terminal_size=(200, 60),
                         run_before=_ready("space", "down", "space", "down", "space"))
 
 
@@ -321,7 +326,7 @@ def test_snapshot_failed_detail_80x24(tmp_path, sessions, snap_compare):
                         run_before=_ready("enter"))
 
 
-def test_snapshot_finished_checkpoints_160x48(tmp_path, sessions, snap_compare):
+def test_snapshot_finished_checkpoints_200x60(tmp_path, sessions, snap_compare):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("down", "down", "enter")
@@ -329,7 +334,7 @@ def test_snapshot_finished_checkpoints_160x48(tmp_path, sessions, snap_compare):
         pilot.app.screen.query_one("#detail-tabs").active = "detail-checkpoints"
         await pilot.pause(0.3)
         await settle(pilot)
-    assert snap_compare(app_for(tmp_path, sessions), terminal_size=(160, 48), run_before=run_before)
+    assert snap_compare(app_for(tmp_path, sessions), terminal_size=(200, 60), run_before=run_before)
 
 
 def test_snapshot_finished_curves_80x24(tmp_path, sessions, snap_compare):

@@ -403,22 +403,35 @@ def _ready(view: str = "config", follow: str | None = None, **form):
     return run_before
 
 
-def test_snapshot_config_80x24(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path), terminal_size=(80, 24), run_before=_ready())
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
 
 
-def test_snapshot_config_invalid_160x48(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path), terminal_size=(160, 48),
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_config(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path), terminal_size=size, run_before=_ready())
+
+
+def test_snapshot_config_invalid_120x36(tmp_path, snap_compare):
+    assert snap_compare(_snap_app(tmp_path), terminal_size=(120, 36),
                         run_before=_ready(lr="-1", n_layer="two", batch_size="0"))
 
 
-def test_snapshot_finished_run_160x48(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path), terminal_size=(160, 48),
-                        run_before=_ready("run", FINISHED))
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_find_field_dialog(tmp_path, snap_compare, size):
+    async def run_before(pilot) -> None:
+        await _ready()(pilot)
+        await pilot.press("ctrl+f", *"max")
+        await pilot.pause(0.3)
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False  # shown or not, depending on the moment
+        await pilot.pause()
+    assert snap_compare(_snap_app(tmp_path), terminal_size=size, run_before=run_before)
 
 
-def test_snapshot_finished_run_80x24(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path), terminal_size=(80, 24),
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_finished_run(tmp_path, snap_compare, size):
+    assert snap_compare(_snap_app(tmp_path), terminal_size=size,
                         run_before=_ready("run", FINISHED))
 
 
@@ -427,8 +440,8 @@ def test_snapshot_failed_run_80x24(tmp_path, snap_compare):
                         run_before=_ready("run", FAILED))
 
 
-def test_snapshot_failed_run_160x48_light(tmp_path, snap_compare):
-    assert snap_compare(_snap_app(tmp_path, "textual-light"), terminal_size=(160, 48),
+def test_snapshot_failed_run_200x60_light(tmp_path, snap_compare):
+    assert snap_compare(_snap_app(tmp_path, "textual-light"), terminal_size=(200, 60),
                         run_before=_ready("run", FAILED))
 
 

@@ -384,3 +384,17 @@ async def test_sessions_table_drops_columns_by_priority_and_shows_them_below(tmp
         await pilot.resize_terminal(220, 50)
         await until(pilot, lambda: "loss_on" in screen.columns, "every column")
         assert not screen.query_one("#sessions-more").has_class("-shown")
+
+
+def test_every_config_field_has_a_place_in_the_train_form():
+    """A new TrainConfig field must be placed in one of the form's groups (or the launch
+    bar); otherwise the form cannot show it and fails to fill."""
+    from dataclasses import fields
+
+    from screens.train import BAR_FIELDS, GROUPS
+    from workbench.train.config import TrainConfig
+
+    placed = [name for _title, names in GROUPS.values() for name in names]
+    assert len(placed) == len(set(placed)), "a field sits in two groups"
+    missing = {f.name for f in fields(TrainConfig)} - set(placed) - set(BAR_FIELDS)
+    assert not missing, f"fields with no group in screens/train.py GROUPS: {sorted(missing)}"

@@ -300,9 +300,8 @@ def _answer_body(answer, col: int, color: bool, max_chars: int) -> list[tuple[st
             lines += _plain(f"… ({len(text) - len(shown)} more characters)", col)
     for flag in d.flagged:
         lines += _plain(f"! {flag.replace('_', '-')}: {d.findings[flag].message}", col)
-    if d.ending is not None:
-        mark = "ok" if d.ending_adhered else "MISMATCH"
-        lines += _plain(f"ending: {d.ending.label} (asked {d.requested_ending}) {mark}", col)
+    if d.ending_line is not None:
+        lines += _plain(d.ending_line, col)
     return lines
 
 

@@ -240,11 +240,9 @@ def _print_text(results, summary: dict, bad, name: str, color: bool, only_flagge
         w("\n" + _headline(line, item_id, d) + "\n")
         for flag in d.flagged:
             w(f"  {flag}: {d.findings[flag].message}\n")
-        if d.ending is not None:
-            mark = "ok" if d.ending_adhered else "MISMATCH"
+        if d.ending_line is not None:
             cues = ", ".join(f"{c.word}({c.label})" for c in d.ending.cues[:8])
-            w(f"  ending: {d.ending.label} (asked {d.requested_ending}) {mark}"
-              + (f" · cues {cues}" if cues else "") + "\n")
+            w(f"  {d.ending_line}" + (f" · cues {cues}" if cues else "") + "\n")
         w(_body(d, color, max_chars))
     w("\n" + "\n".join(summary_lines(summary)) + "\n")
     if bad:

@@ -107,6 +107,18 @@ class Diagnosis:
         return f"ending {self.ending.label} ✗ (asked {self.requested_ending})"
 
     @property
+    def ending_line(self) -> str | None:
+        """The plain-text form the CLI prints: "ending: sad (asked sad) ok", "ending: happy
+        (asked sad) MISMATCH", or "ending: unfinished (asked sad; cut at the token limit)";
+        None when no ending was asked for."""
+        if self.ending_adhered is None:
+            return None
+        if self.ending_unfinished:
+            return f"ending: unfinished (asked {self.requested_ending}; cut at the token limit)"
+        mark = "ok" if self.ending_adhered else "MISMATCH"
+        return f"ending: {self.ending.label} (asked {self.requested_ending}) {mark}"
+
+    @property
     def ending_adhered(self) -> bool | None:
         """Whether the story ended the way it was asked to: the classified ending is the
         requested one. None without a request; False for an unfinished story (asked for
