@@ -409,7 +409,7 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(*packed.index.shape, C)  # (E, Lmax, C)
-        out = x.new_zeros(B * T, C)
+        out = y.new_zeros(B * T, C)  # y's dtype: bf16 under autocast, like the plain path
         out[packed.index[packed.valid]] = y[packed.valid]
         return out.view(B, T, C)
 
