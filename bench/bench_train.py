@@ -1,14 +1,26 @@
-"""SFT throughput on CPU: real (non-pad) tokens/s, padding efficiency, peak memory, and
-achieved FLOP/s as a share of plain torch.matmul, for the random, grouped and packed
-batchers, plus a plain chapter-7-style loop (Raschka's collate: pad to the longest row,
-full logits, mean cross-entropy) on the same machine for comparison.
+"""SFT throughput on the CPU, the peers' protocol: the workbench against a plain chapter-7
+loop on the Hugging Face model, in fp32 and in bf16 autocast, side by side, interleaved.
 
-    python bench/bench_train.py [--steps 40] [--data ../shared/data/rasbt-instruction-data/instruction-data.json]
+    .venv/bin/python bench/bench_train.py [--steps 20] [--rounds 2] [--shape 4L/256]
 
-Config (issue #5): GPT-2 architecture, 4 layers, d_model 256, 4 heads, max_len 512, batch 8,
-2 threads, fp32, GPT-2 tokenizer, alpaca template, loss on responses. Each mode runs in its
-own process (so peak memory is its own); the trainer modes run `workbench.train.loop.run`
-itself, the code `workbench train` runs.
+Contenders (each run in its own process, so its peak memory is its own):
+* `plain`: ../shared/peers/plain_loop.py itself (Raschka's chapter-7 collate and loss on
+  transformers' GPT2LMHeadModel: full logits, F.cross_entropy, fused AdamW, weight decay
+  0.1 on matrices, grad-norm clip 1.0, constant LR 5e-5). In bf16 the same script runs with
+  bf16 autocast entered around it, as a person adding autocast to that loop would. Skipped
+  with a message when ../shared/peers is absent (it is never a project dependency).
+* `packed`, `grouped`: `workbench.train.loop.run`, what `workbench train` runs, with the same
+  hyperparameters (lr 5e-5 constant, no warmup, weight decay 0.1, clip 1.0, batch 8) and
+  `dtype = fp32` or `bf16`.
+Same data (../shared/data/rasbt-instruction-data), GPT-2 tokenizer, random init, max_len
+512, alpaca prompt, loss on responses, 2 threads. The rounds take turns (round 1 of every
+contender, then round 2), since the machine is shared; every figure is given as its range
+over the rounds. Each round first measures the 2048x2048 matmul peak in fp32 and in bf16
+here, in this run; MFU divides a contender's achieved FLOP/s by the best peak of the dtype
+it ran in. FLOPs are those computed: 6 x (24 d^2 L + 4 T d L) per position (the blocks and
+full T x T attention, forward + backward), plus 6 d V per position through the LM head (the
+target positions for the workbench, every position for the plain loop). The first
+`--warm` steps of each run are not timed.
 """
 
 from __future__ import annotations
@@ -16,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import platform
+import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,160 +40,240 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
-CFG = dict(n_layer=4, n_head=4, n_embd=256, n_positions=512, max_len=512, batch_size=8)
+PEERS = SHARED / "peers"
+SHAPES = {"4L/256": dict(n_layer=4, n_head=4, n_embd=256),
+          "12L/768": dict(n_layer=12, n_head=12, n_embd=768)}
+VOCAB = 50257
+
+# the plain loop under bf16 autocast: entered once around the whole script (forward, loss)
+_AUTOCAST_WRAPPER = (
+    "import runpy, sys, torch; path = sys.argv[1]; sys.argv = sys.argv[1:]; "
+    "torch.autocast('cpu', dtype=torch.bfloat16).__enter__(); "
+    "runpy.run_path(path, run_name='__main__')")
 
 
-def flops_per_step(batch_shapes: list[tuple[int, int, int]], n_layer: int, d: int, vocab: int,
-                   loss_targets_only: bool) -> float:
-    """Training FLOPs (forward + backward = 3 x forward) actually computed.
-
-    Per micro-batch of B rows x T positions with n targets: the blocks' matmuls
-    (24 d^2 per position per layer: qkv 6d^2, proj 2d^2, MLP 16d^2), attention scores and
-    values (4 T d per position per layer, the full T x T as SDPA computes it), and the LM head
-    (2 d V per position that goes through it: the targets only, or every position)."""
+def flops(shapes: list[tuple[int, int, int]], n_layer: int, d: int, targets_only: bool) -> float:
+    """Training FLOPs computed for micro-batches of (B rows, T positions, n targets)."""
     total = 0.0
-    for B, T, n in batch_shapes:
-        positions = B * T
-        fwd = n_layer * positions * (24 * d * d + 4 * T * d)
-        fwd += 2 * d * vocab * (n if loss_targets_only else positions)
+    for B, T, n in shapes:
+        fwd = n_layer * B * T * (24 * d * d + 4 * T * d)
+        fwd += 2 * d * VOCAB * (n if targets_only else B * T)
         total += 3 * fwd
     return total
 
 
-def matmul_peak(threads: int) -> float:
+def matmul_peaks(threads: int, n: int = 2048, reps: int = 5) -> dict[str, float]:
+    """GFLOP/s of an n x n torch.mm in fp32 and bf16, best of `reps` interleaved rounds."""
     import torch
+
+    from workbench.device import time_interleaved
 
     torch.set_num_threads(threads)
-    n = 2048
     a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(3):
-        a @ b
-    reps, t = 10, time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    with torch.inference_mode():
+        t = time_interleaved({"fp32": lambda: torch.mm(a, b), "bf16": lambda: torch.mm(a16, b16)},
+                             reps)
+    return {k: 2 * n ** 3 / v / 1e9 for k, v in t.items()}
 
 
-def run_trainer(batcher: str, steps: int, data: str, tok: str) -> dict:
+# -- the contenders (each in a child process) --------------------------------------------------
+
+
+def run_workbench(batcher: str, dtype: str, args) -> dict:
     import torch
 
+    import workbench.collate as collate
     from workbench.train import loop
     from workbench.train.config import TrainConfig
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    shape = SHAPES[args.shape]
+    shapes: list[tuple[int, int, int]] = []
+    real_collate = collate.collate_plan
+
+    def recording(*a, **k):  # the shape of every micro-batch trained on
+        b = real_collate(*a, **k)
+        shapes.append((b.shape[0], b.shape[1], b.n_targets))
+        return b
+
+    collate.collate_plan = recording
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["WORKBENCH_CACHE"] = os.path.join(tmp, "cache")
-        cfg = TrainConfig(model="scratch", tokenizer=tok, data=data, template="alpaca",
-                          loss_on="response", batcher=batcher, max_steps=steps, lr=3e-4,
-                          eval_every=0, save_every=0, sample_prompts=[], val_ratio=0.0,
-                          threads=2, seed=0, **CFG)
-        shapes: list[tuple[int, int, int]] = []
-        import workbench.collate as collate
-
-        real_collate = collate.collate_plan
-
-        def recording(*a, **k):
-            b = real_collate(*a, **k)
-            shapes.append((b.shape[0], b.shape[1], b.n_targets))
-            return b
-
-        collate.collate_plan = recording
+        os.environ["WORKBENCH_CACHE"] = os.path.join(tmp, "cache")  # no dataset cache reuse
+        cfg = TrainConfig(model="scratch", tokenizer=args.tokenizer, data=args.data,
+                          template="alpaca", loss_on="response", batcher=batcher,
+                          max_steps=args.steps, lr=5e-5, warmup_steps=0, schedule="constant",
+                          weight_decay=0.1, grad_clip=1.0, eval_every=0, save_every=0,
+                          sample_prompts=[], val_ratio=0.0, threads=args.threads, seed=0,
+                          dtype=dtype, device="cpu", n_positions=512, max_len=512,
+                          batch_size=8, **shape)
         session = Path(tmp) / "s"
         loop.run(cfg, session)
         metrics = [json.loads(x) for x in (session / "metrics.jsonl").read_text().splitlines()]
-    warm = 5
-    m = metrics[warm:]
+        log = (session / "train.log").read_text()
+    m = metrics[args.warm:]
     seconds = sum(x["tokens"] / x["tokens_per_s"] for x in m)
     real = sum(x["tokens"] for x in m)
-    computed = sum(B * T for B, T, _ in shapes[warm:steps])
-    return {"mode": f"workbench {batcher}", "real_tokens_per_s": real / seconds,
-            "padding_efficiency": real / computed,
-            "flops_per_s": flops_per_step(shapes[warm:steps], CFG["n_layer"], CFG["n_embd"], 50257, True) / seconds,
-            "steps": len(m)}
+    timed = shapes[args.warm:args.steps]
+    return {"real_tok_s": real / seconds, "padding_efficiency": real / sum(B * T for B, T, _ in timed),
+            "flops_per_s": flops(timed, shape["n_layer"], shape["n_embd"], True) / seconds,
+            "steps": len(m), "losses": [x["loss"] for x in metrics],
+            "dtype_line": next((x.split(" ", 2)[2] for x in log.splitlines() if " dtype " in x), "")}
 
 
-def run_plain(steps: int, data: str, tok: str) -> dict:
-    """Chapter 7's loop: random order, pad each batch to its longest row with EOS (the first
-    EOS is a target, the rest -100), full logits, F.cross_entropy mean. Prompt tokens are
-    masked here too (loss on responses) so the work compares with the trainer's."""
-    import torch
-    import torch.nn.functional as F
+def run_plain(dtype: str, args) -> dict:
+    shape = SHAPES[args.shape]
+    cmd = [str(PEERS / "plain_loop.py"), "--data", args.data, "--layers", str(shape["n_layer"]),
+           "--d-model", str(shape["n_embd"]), "--heads", str(shape["n_head"]), "--max-len", "512",
+           "--batch-size", "8", "--threads", str(args.threads), "--seed", "0",
+           "--steps", str(args.steps)]
+    cmd = [sys.executable] + (["-c", _AUTOCAST_WRAPPER] if dtype == "bf16" else []) + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
+    if out.returncode:
+        raise RuntimeError(f"plain_loop.py failed: {out.stderr.strip().splitlines()[-1:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    per = r["per_step"]
+    w = args.warm
+    seconds = sum(per["t_step"][w:])  # compute time of each step, as the workbench's
+    real = sum(per["real"][w:])
+    timed = [(8, p // 8, p // 8 * 8) for p in per["padded"][w:]]  # every position has logits
+    return {"real_tok_s": real / seconds, "padding_efficiency": real / sum(per["padded"][w:]),
+            "flops_per_s": flops(timed, shape["n_layer"], shape["n_embd"], False) / seconds,
+            "steps": len(per["real"]) - w, "losses": per["loss"],
+            "peak_rss_mb": r["peak_rss_mb"], "optimizer": r["optimizer"]}
 
-    from workbench.collate import collate_plan, encode_examples, plan_batches
-    from workbench.data.sources import load_examples
-    from workbench.model import GPT, GPTConfig
-    from workbench.templates import get_template
-    from workbench.tokenizer import load_tokenizer
 
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    tokenizer = load_tokenizer(tok)
-    enc = encode_examples(load_examples(data).examples, get_template("alpaca"), tokenizer,
-                          max_len=CFG["max_len"])
-    model = GPT(GPTConfig(n_layer=CFG["n_layer"], n_head=CFG["n_head"], n_embd=CFG["n_embd"],
-                          n_positions=CFG["n_positions"], vocab_size=tokenizer.n_vocab))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
-    plan = plan_batches(enc.lengths, CFG["batch_size"], "random", seed=0)
-    real = computed = 0
-    shapes = []
-    seconds = 0.0
-    for i, bp in enumerate(plan[:steps]):
-        b = collate_plan(enc, bp, pad_id=tokenizer.eos_id)
-        t = b.to_torch()
-        t0 = time.perf_counter()
-        logits = model(t["input_ids"])                                # (B, T, V): every position
-        loss = F.cross_entropy(logits.flatten(0, 1), t["labels"].flatten())
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        if i >= 5:
-            seconds += time.perf_counter() - t0
-            real += b.n_real
-            computed += b.input_ids.size
-            shapes.append((b.shape[0], b.shape[1], b.n_targets))
-    return {"mode": "plain ch7 loop", "real_tokens_per_s": real / seconds,
-            "padding_efficiency": real / computed,
-            "flops_per_s": flops_per_step(shapes, CFG["n_layer"], CFG["n_embd"], 50257, False) / seconds,
-            "steps": len(shapes)}
+def _child_env() -> dict:
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(k, None)
+    return env
 
 
 def child(args) -> None:
-    if args.mode == "plain":
-        out = run_plain(args.steps, args.data, args.tokenizer)
+    mode, dtype = args.child.split(":")
+    if mode == "plain":
+        out = run_plain(dtype, args)
     else:
-        out = run_trainer(args.mode, args.steps, args.data, args.tokenizer)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        import resource
+
+        out = run_workbench(mode, dtype, args)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(out))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=40)
+# -- the parent: rounds, then the table -------------------------------------------------------
+
+
+def _range(xs: list[float], fmt: str) -> str:
+    if not xs:
+        return "-"
+    lo, hi = min(xs), max(xs)
+    return format(lo, fmt) if len(xs) == 1 else f"{format(lo, fmt)}–{format(hi, fmt)}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warm", type=int, default=2, help="first steps of each run not timed")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="4L/256")
+    ap.add_argument("--modes", default="plain,grouped,packed")
+    ap.add_argument("--dtypes", default="fp32,bf16")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=str(SHARED / "data/rasbt-instruction-data/instruction-data.json"))
     ap.add_argument("--tokenizer", default=str(SHARED / "gpt2-bpe"))
-    ap.add_argument("--mode", help=argparse.SUPPRESS)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.mode:
+    if args.child:
         child(args)
-        return
-    peak = matmul_peak(2)
-    print(f"config: {CFG}, 2 threads, fp32, loss on responses; {args.steps} steps "
-          f"(first 5 not timed)")
-    print(f"plain torch.matmul fp32 (2048x2048, 2 threads): {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'mode':<20}{'real tok/s':>12}{'pad eff':>10}{'peak MB':>10}{'GFLOP/s':>10}{'of matmul':>11}")
-    for mode in ("plain", "random", "grouped", "packed"):
-        out = subprocess.run([sys.executable, __file__, "--mode", mode, "--steps", str(args.steps),
-                              "--data", args.data, "--tokenizer", args.tokenizer],
-                             capture_output=True, text=True)
-        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            print(f"{mode}: failed\n{out.stderr[-2000:]}")
+        return 0
+
+    import torch
+
+    from workbench.device import cpu_model
+
+    modes = [m for m in args.modes.split(",") if m]
+    if "plain" in modes and not (PEERS / "plain_loop.py").is_file():
+        print(f"note: {PEERS / 'plain_loop.py'} is absent: the plain chapter-7 loop is skipped")
+        modes.remove("plain")
+    if not Path(args.data).is_file():
+        print(f"{args.data} is absent: nothing to train on")
+        return 1
+    contenders = [(m, d) for m in modes for d in args.dtypes.split(",") if d]
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    has = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')} · CPU: {cpu_model()} ({os.cpu_count()} CPUs; "
+          f"{' '.join(has) or 'no AVX-512'}) · torch {torch.__version__} · python "
+          f"{platform.python_version()}")
+    print(f"command: {' '.join(shlex.quote(a) for a in sys.argv)}")
+    print(f"config: GPT-2 {args.shape}, vocab {VOCAB}, max_len 512, batch 8, {args.threads} threads, "
+          f"lr 5e-5 constant, wd 0.1, clip 1.0, loss on responses; {args.steps} steps, the "
+          f"first {args.warm} not timed; {args.rounds} interleaved rounds")
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+
+    results: dict[tuple[str, str], list[dict]] = {c: [] for c in contenders}
+    peaks: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for rnd in range(1, args.rounds + 1):
+        p = matmul_peaks(args.threads)
+        for k, v in p.items():
+            peaks[k].append(v)
+        print(f"round {rnd}: matmul peak fp32 {p['fp32']:.0f} GFLOP/s, bf16 {p['bf16']:.0f} GFLOP/s",
+              flush=True)
+        for mode, dtype in contenders:
+            cmd = [sys.executable, __file__, "--child", f"{mode}:{dtype}", "--steps", str(args.steps),
+                   "--warm", str(args.warm), "--shape", args.shape, "--threads", str(args.threads),
+                   "--data", args.data, "--tokenizer", args.tokenizer]
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
+            line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(f"  {mode} {dtype}: failed\n{(out.stderr or out.stdout)[-1500:]}")
+                continue
+            r = json.loads(line[7:])
+            results[(mode, dtype)].append(r)
+            print(f"  {mode:<8}{dtype:<5} {r['real_tok_s']:>8,.0f} real tok/s  "
+                  f"{r['flops_per_s'] / 1e9:>6.1f} GFLOP/s  loss {r['losses'][0]:.3f} -> "
+                  f"{r['losses'][-1]:.3f}  ({time.perf_counter() - t0:.0f} s)"
+                  + (f"  [{r['dtype_line']}]" if r.get("dtype_line") and rnd == 1 else ""),
+                  flush=True)
+
+    best = {k: max(v) for k, v in peaks.items() if v}
+    print(f"\nmatmul peak (2048², {args.threads} threads) over the rounds: fp32 "
+          f"{_range(peaks['fp32'], '.0f')} GFLOP/s, bf16 {_range(peaks['bf16'], '.0f')} GFLOP/s; "
+          f"MFU below is against the best of its dtype ({best.get('fp32', 0):.0f} / "
+          f"{best.get('bf16', 0):.0f})")
+    print(f"\n{'contender':<18}{'real tok/s':>16}{'pad eff':>9}{'GFLOP/s':>14}{'MFU':>12}"
+          f"{'peak MB':>9}")
+    for (mode, dtype), rs in results.items():
+        if not rs:
             continue
-        r = json.loads(line[7:])
-        print(f"{r['mode']:<20}{r['real_tokens_per_s']:>12,.0f}{r['padding_efficiency']:>10.3f}"
-              f"{r['peak_rss_mb']:>10,.0f}{r['flops_per_s'] / 1e9:>10.1f}"
-              f"{r['flops_per_s'] / peak:>10.0%}")
+        name = f"{'plain ch7 (HF)' if mode == 'plain' else 'workbench ' + mode} {dtype}"
+        tps = [r["real_tok_s"] for r in rs]
+        gf = [r["flops_per_s"] / 1e9 for r in rs]
+        mfu = [g / best[dtype] * 100 for g in gf]
+        print(f"{name:<18}{_range(tps, ',.0f'):>16}{rs[0]['padding_efficiency']:>9.3f}"
+              f"{_range(gf, '.1f'):>14}{_range(mfu, '.0f') + '%':>12}"
+              f"{max(r['peak_rss_mb'] for r in rs):>9,.0f}")
+
+    def ratio(a, b) -> str:
+        ra, rb = results.get(a, []), results.get(b, [])
+        xs = [x["real_tok_s"] / y["real_tok_s"] for x, y in zip(ra, rb)]
+        return f"{_range(xs, '.2f')}x (median {statistics.median(xs):.2f})" if xs else "-"
+
+    print("\nratios of real tokens/s, round by round:")
+    for mode in [m for m in modes if m != "plain"]:
+        print(f"  workbench {mode} bf16 / fp32: {ratio((mode, 'bf16'), (mode, 'fp32'))}")
+        for dtype in ("fp32", "bf16"):
+            if "plain" in modes:
+                print(f"  workbench {mode} / plain loop, both {dtype}: "
+                      f"{ratio((mode, dtype), ('plain', dtype))}")
+    if "plain" in modes:
+        print(f"  plain loop bf16 / fp32: {ratio(('plain', 'bf16'), ('plain', 'fp32'))}")
+    print(f"load average after: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs; other processes "
+          f"slow every contender, unevenly)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
