@@ -1,5 +1,7 @@
 """How fast the CPU streams weights through fp32 matrix products: F.linear (MKL) against
-oneDNN's inner product (what the model uses at inference), at the shapes of GPT-2 small.
+oneDNN's inner product (the two fp32 kernels the model chooses between at inference, by
+measuring: workbench.model.gpt2._linear_kernel), and F.linear on bf16 weights, at the shapes
+of GPT-2 small.
 
     .venv/bin/python bench/bench_matvec.py
 
@@ -48,8 +50,14 @@ def main() -> int:
     head = torch.randn(*HEAD) * 0.02
     block_mb = sum(o * i for o, i in BLOCK) * 4 * args.layers / 1e6
     head_mb = head.numel() * 4 / 1e6
-    print(f"torch {torch.__version__} · {args.threads} threads · fp32 · blocks {block_mb:.0f} MB "
-          f"({args.layers} layers), head {head_mb:.0f} MB")
+    from workbench.device import cpu_model
+    from workbench.model import gpt2
+
+    print(f"{cpu_model()} · torch {torch.__version__} · {args.threads} threads · blocks "
+          f"{block_mb:.0f} MB fp32 ({args.layers} layers), head {head_mb:.0f} MB · the model's "
+          f"measured fp32 kernel here: {'oneDNN' if gpt2._ONEDNN['ok'] else 'F.linear'}")
+    layers16 = [[(w.bfloat16(), b.bfloat16()) for w, b in layer] for layer in layers]
+    head16 = head.bfloat16()
 
     big = torch.randn(125_000_000)  # 500 MB
     with torch.inference_mode():
@@ -57,28 +65,32 @@ def main() -> int:
     print(f"plain reduction over 500 MB: {ms:.1f} ms = {500 / ms:.1f} GB/s")
     del big
 
-    print(f"\n{'batch':>5} {'what':<8} {'F.linear (MKL)':>22} {'oneDNN':>22} {'speed-up':>9}")
+    print(f"\n{'batch':>5} {'what':<8} {'F.linear (MKL)':>22} {'oneDNN':>22} {'speed-up':>9}"
+          f" {'bf16 weights, F.linear':>26}")
     for batch in (1, 8):
         xs = {n: torch.randn(batch, n) for n in (768, 3072)}
         x_head = torch.randn(batch, HEAD[1])
 
-        def blocks(fn):
-            for layer in layers:
+        def blocks(fn, weights=layers, x16=False):
+            for layer in weights:
                 for (o, i), (w, b) in zip(BLOCK, layer):
-                    fn(xs[i], w, b)
+                    fn(xs[i].bfloat16() if x16 else xs[i], w, b)
 
         with torch.inference_mode():
             rows = [
                 ("blocks", block_mb,
                  _ms(lambda: blocks(F.linear), 20),
-                 _ms(lambda: blocks(lambda x, w, b: onednn(x, w, b, "none", [], "")), 20)),
+                 _ms(lambda: blocks(lambda x, w, b: onednn(x, w, b, "none", [], "")), 20),
+                 _ms(lambda: blocks(F.linear, layers16, True), 20)),
                 ("LM head", head_mb,
                  _ms(lambda: F.linear(x_head, head), 20),
-                 _ms(lambda: onednn(x_head, head, None, "none", [], ""), 20)),
+                 _ms(lambda: onednn(x_head, head, None, "none", [], ""), 20),
+                 _ms(lambda: F.linear(x_head.bfloat16(), head16), 20)),
             ]
-        for what, mb, mkl, dnn in rows:
+        for what, mb, mkl, dnn, bf in rows:
             print(f"{batch:>5} {what:<8} {f'{mkl:.2f} ms {mb / mkl:.1f} GB/s':>22} "
-                  f"{f'{dnn:.2f} ms {mb / dnn:.1f} GB/s':>22} {mkl / dnn:>8.2f}x")
+                  f"{f'{dnn:.2f} ms {mb / dnn:.1f} GB/s':>22} {mkl / dnn:>8.2f}x "
+                  f"{f'{bf:.2f} ms ({mkl / bf:.2f}x fp32)':>26}")
     return 0
 
 
