@@ -288,3 +288,62 @@ def test_cuda_graph_generation_equals_the_plain_cache(monkeypatch):
     monkeypatch.setattr(gen, "graph_pays", lambda device, batch, steps: False)
     plain = gen.generate(model, _Bytes(), prompts, cfg, stop_ids=())
     assert [r.token_ids for r in graphed] == [r.token_ids for r in plain]
+
+
+# -- bench/gpu.sh ------------------------------------------------------------------------
+# The dry run (`bash bench/gpu.sh --dry-run`) takes about 1.5 minutes on two cores, more
+# than a test may: its argument handling, rates and table are tested here instead.
+
+def _bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_bench_arguments(capsys):
+    bench = _bench()
+    real = bench.parse([])
+    assert (real.steps, real.warmup, real.batch_size, real.new_tokens) == (60, 10, 8, 128)
+    assert bench.shape(False) == dict(n_layer=12, n_head=12, n_embd=768, max_len=1024,
+                                      device="cuda", dtype="bf16")
+    dry = bench.parse(["--dry-run"])
+    assert dry.dry_run and (dry.steps, dry.warmup) == (6, 2) and bench.shape(True)["device"] == "cpu"
+    assert bench.parse(["--steps", "20", "--warmup", "0"]).steps == 20
+    for bad in (["--steps", "1"], ["--steps", "5", "--warmup", "5"], ["--warmup", "-1"],
+                ["--steps", "x"]):
+        with pytest.raises(SystemExit) as err:
+            bench.parse(bad)
+        assert err.value.code == 2
+    assert "--warmup 5 leaves no step of 5" in capsys.readouterr().err
+    if not CUDA:
+        assert bench.main([]) == 2  # no GPU: says so, runs nothing
+        assert "--dry-run" in capsys.readouterr().err
+
+
+def test_gpu_bench_rates_and_table():
+    bench = _bench()
+    metrics = [{"step": i, "tokens": 1000, "target_tokens": 400, "elapsed_s": 10.0 + i}
+               for i in range(1, 7)]
+    metrics[0]["elapsed_s"] = 30.0  # the compiling step
+    metrics = [{**m, "elapsed_s": m["elapsed_s"] + 20 if m["step"] > 1 else m["elapsed_s"]}
+               for m in metrics]
+    r = bench.rates(metrics, warmup=2)
+    assert r == {"steps_measured": 4, "real_tokens_per_s": 1000.0,
+                 "supervised_tokens_per_s": 400.0}
+    report = {"date": "2026-12-05", "device": "NVIDIA H200", "torch": "2.13.0", "dry_run": False,
+              "command": "bash bench/gpu.sh", "model": "12 layers", "data": "rasbt",
+              "training": [{"contender": "workbench packed compile=on", **r,
+                            "peak_memory_mb": 12345.6, "mfu": 0.412,
+                            "first_step": "step 1: 40.0 s, compiling included"},
+                           {"contender": "TRL SFTTrainer", "error": "skipped: no trl"}],
+              "generation": {"prompt_tokens": 64, "new_tokens": 128, "generation": [
+                  {"contender": "workbench cache", "batch": 1, "tokens_per_s": 812.3}]}}
+    text = bench.table(report)
+    assert "GPU benchmark 2026-12-05 · NVIDIA H200" in text and "command: bash bench/gpu.sh" in text
+    assert "workbench packed compile=on" in text and "12,346" in text and "41.2%" in text
+    assert "TRL SFTTrainer                               skipped: no trl" in text
+    assert "workbench cache" in text and "812" in text
