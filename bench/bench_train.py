@@ -7,7 +7,8 @@ Contenders (each run in its own process, so its peak memory is its own):
 * `plain`: ../shared/peers/plain_loop.py itself (Raschka's chapter-7 collate and loss on
   transformers' GPT2LMHeadModel: full logits, F.cross_entropy, fused AdamW, weight decay
   0.1 on matrices, grad-norm clip 1.0, constant LR 5e-5). In bf16 the same script runs with
-  bf16 autocast entered around it, as a person adding autocast to that loop would. Skipped
+  the model's forward and the loss under bf16 autocast, as a person adding autocast to that
+  loop would (backward, clipping and AdamW outside it). Skipped
   with a message when ../shared/peers is absent (it is never a project dependency).
 * `packed`, `grouped`: `workbench.train.loop.run`, what `workbench train` runs, with the same
   hyperparameters (lr 5e-5 constant, no warmup, weight decay 0.1, clip 1.0, batch 8) and
@@ -45,11 +46,26 @@ SHAPES = {"4L/256": dict(n_layer=4, n_head=4, n_embd=256),
           "12L/768": dict(n_layer=12, n_head=12, n_embd=768)}
 VOCAB = 50257
 
-# the plain loop under bf16 autocast: entered once around the whole script (forward, loss)
-_AUTOCAST_WRAPPER = (
-    "import runpy, sys, torch; path = sys.argv[1]; sys.argv = sys.argv[1:]; "
-    "torch.autocast('cpu', dtype=torch.bfloat16).__enter__(); "
-    "runpy.run_path(path, run_name='__main__')")
+# the plain loop under bf16 autocast, as a person adds it to that loop: the model's forward
+# and the loss run under autocast; backward, clipping and AdamW outside it
+_AUTOCAST_WRAPPER = """
+import functools, runpy, sys
+import torch, torch.nn.functional as F
+from transformers import GPT2LMHeadModel
+
+def autocast(fn):
+    @functools.wraps(fn)
+    def run(*a, **k):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fn(*a, **k)
+    return run
+
+GPT2LMHeadModel.forward = autocast(GPT2LMHeadModel.forward)
+F.cross_entropy = autocast(F.cross_entropy)
+path = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(path, run_name="__main__")
+"""
 
 
 def flops(shapes: list[tuple[int, int, int]], n_layer: int, d: int, targets_only: bool) -> float:
