@@ -12,14 +12,22 @@ broke, alone, tears, ...), and calls the ending by the larger count.
 * A negator that negates no cue is itself a sad cue, of weight 0.5 ("There would be no
   tomatoes this year", "He did not want to build anymore"); "never" has weight 1 ("She
   never saw her toy again"). Every other cue has weight 1.
-* Ties (including no cue at all) widen the window to the whole story; a tie there is
+* A tie (including no cue at all) widens the window one sentence at a time, towards the
+  start, until the tie breaks: the cues nearest the end decide, not the story's opening
+  ("Tom was a cheerful, kind boy who loved to play. The storm came. He was sad. He sat by
+  the door. The rain went on. Then it was night." is sad). A tie over the whole story is
   "unknown" (which never matches a request, so it counts against adherence).
 * Evidence: every cue counted, with its character span, side and weight.
 
 It misses irony, endings told only through events ("The tower fell down with a crash.")
-and feelings it has no word for. Measured on tests/fixtures/diagnose/endings.jsonl (short
-TinyStories-like stories written for the purpose): see test_diagnose_endings.py for the
-accuracy on the part used to build the rules and on the held-out part.
+and feelings it has no word for, and it calls a story whose last lines contradict its
+events ("the snow bear was ruined ... went to sleep with a happy smile") by the last lines.
+Measured (tuning part / held-out part, each used as its test file says):
+* tests/fixtures/diagnose/endings.jsonl, short stories written for the purpose
+  (test_diagnose_quality.py): 0.979 (n=48) / 0.875 (n=24);
+* demo generator stories (test_judge.py): 1.000 (n=400) / 1.000 (n=240, unseen plots);
+* model_stories.jsonl, stories by the demo base model and a balanced SFT of it, labelled by
+  a person (test_judge.py): 1.000 (n=48) / 1.000 (n=85).
 """
 
 from __future__ import annotations
@@ -81,7 +89,7 @@ class EndingResult:
         label: "happy", "sad" or "unknown".
         score: the happy share of the cue weight in [0, 1] (0.5 on a tie or no cue).
         happy: the weight of the happy cues; sad: the weight of the sad cues.
-        window: the span of text that was read (the last sentences, or the whole story).
+        window: the span of text that was read (the last sentences, widened on a tie).
         cues: every cue counted, in text order.
     """
 
@@ -149,12 +157,13 @@ def _cues(text: str, start: int, end: int) -> list[Cue]:
 
 
 def classify_ending(story: str, sentences: int = SENTENCES) -> EndingResult:
-    """Happy, sad or unknown, from the cue words of the last `sentences` sentences (the
-    whole story on a tie). See the module docstring for the rules."""
+    """Happy, sad or unknown, from the cue words of the last `sentences` sentences (one
+    sentence more at a time on a tie). See the module docstring for the rules."""
     starts = sentence_starts(story)
     end = len(story.rstrip())
-    last = min(starts[max(0, len(starts) - sentences)], end)
-    for lo in dict.fromkeys((last, min(starts[0], end))):   # the last sentences, then the whole story
+    first = max(0, len(starts) - sentences)
+    # the last sentences, then one sentence more at a time, back to the whole story
+    for lo in dict.fromkeys(min(starts[k], end) for k in range(first, -1, -1)):
         cues = _cues(story, lo, end)
         h = sum((c.weight for c in cues if c.label == "happy"), 0.0)
         s = sum((c.weight for c in cues if c.label == "sad"), 0.0)
