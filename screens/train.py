@@ -42,6 +42,7 @@ from textual.widgets import (Button, Collapsible, Input, Label, ProgressBar, Sel
 
 from workbench.errors import WorkbenchError
 from workbench.train.config import CHOICES, TrainConfig, field_help
+from workbench.train.telemetry import telemetry_line
 
 from .base import ScreenCommand, WorkbenchScreen
 from .widgets.loss_plot import LossPlot
@@ -882,6 +883,9 @@ class TrainScreen(WorkbenchScreen):
             device=str(s.get("device") or ("…" if state in LIVE_STATES else "—")),
             template=str(s.get("template") or ("…" if state in LIVE_STATES else "—")),
             started=fmt_time(s.get("started_at")))
+        hardware = telemetry_line(s)  # device, memory, utilization, MFU (None: older runs)
+        if hardware:
+            stats = Content("\n").join([stats, Content.styled(hardware, "$text-muted")])
         self.query_one("#run-stats", Static).update(stats)
         self._show_alert()
 

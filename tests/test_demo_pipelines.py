@@ -47,6 +47,30 @@ def test_seed_000_balancing_and_ending_adherence(workdir):
     imbalanced = r["data"]["imbalanced"]["data_report"]
     assert balanced["trainable"] < imbalanced["trainable"]          # undersampled
     assert (workdir / "sessions" / "demo-000-balanced" / "checkpoints").is_dir()
+    # the requests are about plots the training file never has
+    assert r["held_out"]["plots"] == ["kite", "boat", "snow"]
+    assert r["held_out"]["requests"]["happy"] == r["held_out"]["requests"]["sad"]
+    assert (workdir / "data" / "seed-000" / "train.txt").is_file()
+
+
+def test_seed_000_full_request_set_is_200_held_out_stories(tmp_path):
+    import re
+
+    from workbench.demo.pipelines import seed_000_training_data
+    from workbench.demo.tinystories import HELD_OUT_PLOTS, held_out_requests, split_plots_and_names
+
+    requests = held_out_requests(100)
+    assert len(requests) == 200
+    assert sum(r["ending"] == "sad" for r in requests) == 100
+    assert {r["plot"] for r in requests} == set(HELD_OUT_PLOTS)
+    _tp, train_names, _hp, test_names = split_plots_and_names()
+    for gender, names in test_names.items():
+        assert not set(names) & set(train_names[gender])
+    # the training file's stories never name a held-out character
+    train = seed_000_training_data(tmp_path).read_text()
+    held_out = {n for names in test_names.values() for n in names}
+    assert not held_out & set(re.findall(r"\b[A-Z][a-z]+\b", train))
+    assert train.count("<|endoftext|>") >= 6000
 
 
 def test_seed_001_the_lesson_exact_match_rises_per_epoch(workdir):

@@ -446,6 +446,33 @@ def test_snapshot_failed_run_200x60_light(tmp_path, snap_compare):
 
 
 @sync
+async def test_the_run_view_shows_the_hardware_telemetry(tmp_path):
+    """status.json's telemetry (device, memory, utilization, tokens/s, MFU) is one line under
+    the run's stats; a status without it (an older run) shows no such line."""
+    sessions = with_fixtures(tmp_path)
+    path = sessions / "gpu-run"
+    shutil.copytree(sessions / FINISHED, path)
+    status = json.loads((path / "status.json").read_text())
+    status.update(started_at="2026-11-23T10:00:00+00:00", device_name="NVIDIA H200",
+                  memory_used_gib=12.3, memory_total_gib=139.8, utilization_pct=97,
+                  tokens_per_s_avg=412000.0, mfu=0.41)
+    (path / "status.json").write_text(json.dumps(status))
+    app = app_for(tmp_path, sessions=sessions)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.follow("gpu-run", show=True)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        stats = shown(screen, "#run-stats")
+        assert "NVIDIA H200 · mem 12.3/139.8 GiB · util 97% · 412k tok/s · MFU 41%" in stats
+        screen.follow(FINISHED, show=True)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "MFU" not in shown(screen, "#run-stats")
+
+
+@sync
 async def test_a_long_run_is_read_in_a_worker(tmp_path):
     """Tens of thousands of logged steps: the first read happens off the UI thread, then the
     plot has every step (averaged down to the plot's width when drawn)."""

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import WorkbenchError
-from .build import DATA_DIR, DEMO_SESSION, write_demo_data
+from .build import DATA_DIR, DEMO_SESSION, INSTRUCT_EXAMPLES, write_demo_data
+from .tinystories import HELD_OUT_PLOTS, held_out_requests
 
 SEEDS = ("000", "001", "002", "003")
 
@@ -147,18 +148,24 @@ def seed_000(ctx: Context) -> dict:
     """Imbalanced vs balanced story instructions -> ending adherence (happy and sad asks)."""
     from ..templates import get_template
 
-    paths = write_demo_data(ctx.data_dir)
-    prompts = _read_jsonl(paths.story_prompts)
+    write_demo_data(ctx.data_dir)
+    train = seed_000_training_data(ctx.data_dir)
+    # 200 held-out requests (100 summaries, each asked happy and sad) about plots and
+    # characters the training stories never have
+    prompts = held_out_requests(100)
     if ctx.quick:
         prompts = prompts[:4]
     template = get_template("story")
     steps = ctx.steps(200)  # ~3,000 stories seen: 0.5 epoch imbalanced, 5 epochs balanced
     runs = {
-        "imbalanced": _run_sft(ctx, "demo-000-imbalanced", str(paths.instruct), "story", steps=steps),
-        "balanced": _run_sft(ctx, "demo-000-balanced", str(paths.instruct), "story", steps=steps,
+        "imbalanced": _run_sft(ctx, "demo-000-imbalanced", str(train), "story", steps=steps),
+        "balanced": _run_sft(ctx, "demo-000-balanced", str(train), "story", steps=steps,
                              balance_label="ending", balance_strategy="undersample"),
     }
-    out: dict[str, Any] = {"steps": steps, "prompts": len(prompts), "models": {}}
+    out: dict[str, Any] = {"steps": steps, "prompts": len(prompts), "models": {},
+                           "held_out": {"plots": list(HELD_OUT_PLOTS),
+                                        "requests": {e: sum(p["ending"] == e for p in prompts)
+                                                     for e in ("happy", "sad")}}}
     for label, spec in [("base", ctx.base)] + [(k, v.name) for k, v in runs.items()]:
         loaded = _load(spec, ctx)
         summary = _diagnosed(loaded, template, prompts, 16 if ctx.quick else 220)
@@ -169,6 +176,21 @@ def seed_000(ctx: Context) -> dict:
     out["data"] = {name: _status_report(ctx.sessions_dir / s.name)
                    for name, s in runs.items()}
     return out
+
+
+def seed_000_training_data(data_dir: Path) -> Path:
+    """Seed 000's training file: the demo's TinyStoriesInstruct rows (same size, seed and
+    92/8 split) drawn only from the training plots and names, so that the held-out requests
+    are about stories the model never saw. Written once."""
+    from .tinystories import split_plots_and_names, write_tinystories_raw
+
+    path = Path(data_dir) / "seed-000" / "train.txt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plots, names, _hp, _hn = split_plots_and_names()
+        write_tinystories_raw(path, INSTRUCT_EXAMPLES, seed=1, sad_share=0.08, plots=plots,
+                              names=names)
+    return path
 
 
 LESSON_001 = dict(
