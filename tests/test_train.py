@@ -43,7 +43,7 @@ def tiny(data: Path, **kw) -> TrainConfig:
                 data=str(data), template="inst-resp", max_len=64, batch_size=4, lr=3e-3,
                 max_steps=20, warmup_steps=3, eval_every=5, save_every=10, keep_last=2,
                 sample_prompts=["What is 1 plus 1?"], sample_every=10, sample_max_new_tokens=8,
-                seed=3, threads=1, val_ratio=0.1)
+                seed=3, threads=1, val_ratio=0.1, dtype="fp32")  # exact sums (auto may be bf16)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -159,7 +159,8 @@ class TrainConfig:
     device: str = "auto"
     """auto (cuda > mps > cpu), cuda, cuda:N (one GPU of several), mps, or cpu."""
     dtype: str = "auto"
-    """auto (bf16 autocast on CUDA, fp32 elsewhere), fp32, or bf16 (CUDA only)."""
+    """auto (bf16 autocast on CUDA, and on a CPU whose bf16 matmul measures ≥1.5x fp32;
+    fp32 elsewhere), fp32, or bf16 (CUDA or CPU; not MPS)."""
     compile: str = "auto"
     """torch.compile the model's blocks for training: auto (on for CUDA, off elsewhere), on,
     or off. The first step then takes longer (compiling; the log says how long); checkpoints

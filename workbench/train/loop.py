@@ -8,7 +8,9 @@ detached process started by `workbench.train.runner`.
   optimizer step, across all its micro-batches (and all processes), not a mean of
   per-micro-batch means. The LM head runs only at target positions (`GPT.target_loss`).
 * AdamW without weight decay on biases and LayerNorm weights; linear warmup, then cosine,
-  linear or constant; gradient clipping; bf16 autocast on CUDA, fp32 on MPS and CPU.
+  linear or constant; gradient clipping; the training step under bf16 autocast on CUDA and on
+  a CPU whose bf16 matmuls measure fast (`device.precision`), else fp32; evaluation in fp32
+  on the CPU.
 * What it trains on comes from `workbench.recipe` (the template, tokenizer, held-out cut,
   balancing, encoding and micro-batch plan), the same recipe `workbench batch` and the
   Batches screen build. Each step's micro-batch fingerprints go to batches.jsonl, so the
