@@ -261,7 +261,12 @@ async def test_launch_a_five_step_run_and_follow_it_until_finished(tmp_path, qa_
             seen.append((watch.state, watch.step))
             return watch.state in ("finished", "failed", "stopped")
 
-        await wait_for(pilot, done, 90, "the run to finish")
+        try:
+            await wait_for(pilot, done, 90, "the run to finish")
+        except AssertionError:  # say what the screen saw and what is on disk (a rare flake)
+            status = (tmp_path / "sessions" / name / "status.json").read_text()
+            raise AssertionError(f"the run did not show as ended: screen saw {seen[-3:]}, "
+                                 f"on screen {app.screen!r}, status.json {status[:300]}")
         assert screen.run_watch.state == "finished", screen.run_watch.status.get("error")
         assert seen[0][0] in ("starting", "running")      # followed from its start
         plot = screen.query_one("#run-plot", LossPlot)
