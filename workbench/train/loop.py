@@ -747,14 +747,11 @@ def eager(compiled: bool):
 
 def _run_dtype(config: TrainConfig, device: str) -> str:
     """"bf16" or "fp32": the dtype the training step's matmuls run in (the MFU's peak)."""
-    from .. import device as dev
+    from ..device import precision
 
     try:
-        if hasattr(dev, "precision"):
-            amp = dev.precision(device, config.dtype)[0]
-        else:
-            amp = dev.autocast_dtype(device)
-    except Exception:  # noqa: BLE001
+        amp = precision(device, config.dtype)[0]  # cached: the run's own choice
+    except Exception:  # noqa: BLE001 - telemetry is advice; fp32's peak then
         amp = None
     return "bf16" if amp is not None and "bfloat16" in str(amp) else "fp32"
 
