@@ -99,3 +99,16 @@ async def until(pilot, check, what: str, timeout: float = 20.0):
         except Exception:  # noqa: BLE001 - not there yet
             pass
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def qa_data(tmp_path) -> Path:
+    """48 tiny Alpaca rows ("What is 3 plus 4?" -> "7."): the data of the short training
+    tests."""
+    import json
+
+    f = tmp_path / "qa.jsonl"
+    rows = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a + b}."}
+            for a in range(8) for b in range(6)]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return f

@@ -37,12 +37,8 @@ def _cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    f = tmp_path / "qa.jsonl"
-    rows = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a + b}."}
-            for a in range(8) for b in range(6)]
-    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return f
+def data(qa_data) -> Path:
+    return qa_data
 
 
 def tiny(data: Path, **kw) -> TrainConfig:

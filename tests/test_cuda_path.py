@@ -114,12 +114,8 @@ def test_flex_equals_gather_on_cuda_bf16_forward_and_backward(kernel):
 # -- the compiled training step --------------------------------------------------------
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    f = tmp_path / "qa.jsonl"
-    rows = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a + b}."}
-            for a in range(8) for b in range(6)]
-    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return f
+def data(qa_data) -> Path:
+    return qa_data
 
 
 @pytest.fixture(autouse=True)

@@ -87,16 +87,6 @@ def _stop_all(sessions: Path) -> None:
                 pass
 
 
-@pytest.fixture
-def qa_data(tmp_path) -> Path:
-    """A small alpaca file: 48 arithmetic questions."""
-    path = tmp_path / "qa.jsonl"
-    rows = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a + b}."}
-            for a in range(8) for b in range(6)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
 def app_for(tmp_path: Path, *, data=None, template=None, model=None, sessions=None, **kw):
     app = make_app(sessions_dir=sessions or tmp_path / "sessions",
                    state_file=tmp_path / "state.json", data=data, template=template, model=model,
