@@ -149,3 +149,19 @@ def test_story_template_takes_the_ending_as_a_field_or_a_last_line(model_dir, ca
                           "--field", "mood=sad"), "takes no field 'mood'", "ending")
     _one_line_error(_main(capsys, "-m", str(model_dir), "-p", "Say hi", "--field", "ending=sad"),
                     "template 'alpaca' takes no field 'ending'", "beyond the prompt: none")
+
+
+def test_bf16_weights_generate_the_same_script(model_dir, capsys):
+    """--dtype bf16 holds the weights in bf16 (half the bytes per token); the scripted model's
+    margins are wide, so its tokens are those of fp32."""
+    runs = {}
+    for dtype in ("fp32", "bf16"):
+        proc = _main(capsys, "-m", str(model_dir), "-p", "Say hi", "--json", "--device", "cpu",
+                     "--max-new-tokens", "12", "--dtype", dtype)
+        assert proc.returncode == 0, proc.stderr
+        runs[dtype] = json.loads(proc.stdout)
+    assert runs["bf16"]["dtype"] == "bf16" and runs["fp32"]["dtype"] == "fp32"
+    assert runs["bf16"]["token_ids"] == runs["fp32"]["token_ids"]
+    with pytest.raises(SystemExit) as exited:  # argparse: usage and one line, exit 2
+        _main(capsys, "-m", str(model_dir), "-p", "Say hi", "--dtype", "fp16")
+    assert exited.value.code == 2 and "--dtype" in capsys.readouterr().err

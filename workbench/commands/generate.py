@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R", help="1: off")
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--device", default="auto", metavar="D", help="auto, cuda, mps or cpu")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"),
+                   help="the weights' precision: bf16 reads half the bytes per new token "
+                        "(faster decoding on GPUs and on CPUs with AVX512-BF16 or AMX); its "
+                        "rounding may pick other tokens than fp32 (default fp32)")
     p.add_argument("--sessions", metavar="DIR", help="sessions folder (default: ./sessions)")
     p.add_argument("--revision", metavar="REV", help="Hub branch, tag or commit to load")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -50,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
         top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed)
     loaded = load_model(args.model, device=args.device, revision=args.revision,
                         sessions_dir=args.sessions)
+    if args.dtype == "bf16":
+        if loaded.device == "mps":
+            raise WorkbenchError("--dtype bf16: not on MPS; use --dtype fp32 there")
+        import torch
+
+        loaded.model.to(torch.bfloat16)  # inference only: the weights as they are read
     template = get_template(args.template) if args.template else loaded.template
     if template is None:  # a plain Hugging Face model: it continues text
         template = get_template("text")
@@ -83,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         out = result.to_dict()
         prompt_ids = encode_prompt(loaded, template, prompt_tokenizer(loaded, template), example)
         out.update(model=loaded.source, template=template.name, device=loaded.device,
+                   dtype=args.dtype,
                    flagged=diagnosis.flagged, ending=ending, prompt_ids=prompt_ids)
         if loaded.info.get("lora"):
             out["lora"] = {"base": loaded.info.get("base"), "r": loaded.info["lora"]["r"]}
@@ -97,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(result.clean_text.rstrip("\n") + "\n")
     sys.stdout.write(f"-- stop: {why} · {result.prompt_tokens} prompt tokens · "
                      f"{result.new_tokens} new tokens · {result.tokens_per_second:.1f} tokens/s"
-                     f" · {loaded.source} · template {template.name} · {loaded.device}\n")
+                     f" · {loaded.source} · template {template.name} · {loaded.device}"
+                     + (" bf16" if args.dtype == "bf16" else "") + "\n")
     checks = [f"flags: {', '.join(diagnosis.flag_names)}"] if diagnosis.flagged else []
     if diagnosis.ending_note:
         checks.append(diagnosis.ending_note)
