@@ -61,7 +61,7 @@ def main() -> int:
     from workbench.model import gpt2
 
     print(f"CPU: {cpu_model()} · fp32 inference kernel: "
-          f"{'oneDNN' if gpt2._ONEDNN['ok'] else 'F.linear'} (measured, cached) · "
+          f"{'oneDNN' if gpt2._onednn_ok() else 'F.linear'} (measured, cached) · "
           f"command: {' '.join(sys.argv)}")
     tok = _ByteCounter(50257)
     load_before = os.getloadavg()[0]

@@ -55,7 +55,7 @@ def main() -> int:
 
     print(f"{cpu_model()} · torch {torch.__version__} · {args.threads} threads · blocks "
           f"{block_mb:.0f} MB fp32 ({args.layers} layers), head {head_mb:.0f} MB · the model's "
-          f"measured fp32 kernel here: {'oneDNN' if gpt2._ONEDNN['ok'] else 'F.linear'}")
+          f"measured fp32 kernel here: {'oneDNN' if gpt2._onednn_ok() else 'F.linear'}")
     layers16 = [[(w.bfloat16(), b.bfloat16()) for w, b in layer] for layer in layers]
     head16 = head.bfloat16()
 

@@ -255,3 +255,16 @@ def test_the_real_kernel_measurement_names_a_kernel():
     m = gpt2._measure_linear_kernels(reps=1)
     assert m["kernel"] in gpt2.LINEAR_KERNELS
     assert set(m["batch_1_gb_s"]) == set(m["batch_8_gb_s"]) == {"f_linear", "onednn"}
+
+
+def test_importing_the_model_measures_nothing():
+    """The inference kernel is measured on the first CPU inference, not on import (a training
+    process never needs it)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", "import workbench.model.gpt2 as g; "
+                          "print(g._ONEDNN['ok'])"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"

@@ -20,7 +20,7 @@ from workbench.model.toy import random_gpt
 from workbench.tokenizer import ByteTokenizer
 
 needs_onednn = pytest.mark.skipif(
-    not gpt2._ONEDNN["ok"], reason="this torch build has no oneDNN linear (the F.linear path "
+    not gpt2._onednn_ok(), reason="this torch build has no oneDNN linear (the F.linear path "
     "is what runs here, and the rest of the suite tests it)")
 
 
@@ -41,7 +41,7 @@ class _Spy:
 def spy(monkeypatch):
     s = _Spy(torch.ops.mkldnn._linear_pointwise)
     monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", s)
-    monkeypatch.setitem(gpt2._ONEDNN, "ok", gpt2._ONEDNN["ok"])  # restored after the test
+    monkeypatch.setitem(gpt2._ONEDNN, "ok", gpt2._onednn_ok())  # restored after the test
     return s
 
 

@@ -158,18 +158,25 @@ def _linear_kernel() -> str:
 
 
 # "ok": oneDNN's linear is the kernel for fp32 inference on the CPU (set False for good if
-# the op ever fails). Decided on import: measured on this CPU, not assumed from its vendor.
-_ONEDNN = {"ok": _linear_kernel() == "onednn"}
+# the op ever fails); None until the first CPU inference asks (`_onednn_ok`): measured on
+# this CPU, not assumed from its vendor, and never at import (training does not need it).
+_ONEDNN: dict = {"ok": None}
+
+
+def _onednn_ok() -> bool:
+    if _ONEDNN["ok"] is None:
+        _ONEDNN["ok"] = _linear_kernel() == "onednn"
+    return _ONEDNN["ok"]
 
 
 def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """oneDNN's linear has no autograd formula: only where no gradient is recorded, on the
     CPU, in fp32 (not under CPU autocast), for plain dense tensors, and only where it was
     measured faster than F.linear on this CPU (`_ONEDNN`)."""
-    return (_ONEDNN["ok"] and x.device.type == "cpu" and not torch.is_grad_enabled()
+    return (x.device.type == "cpu" and not torch.is_grad_enabled()
             and x.dtype == torch.float32 and weight.dtype == torch.float32
             and x.layout == torch.strided and weight.layout == torch.strided
-            and not torch.is_autocast_enabled("cpu"))
+            and not torch.is_autocast_enabled("cpu") and _onednn_ok())
 
 
 class KVCache:
@@ -379,16 +386,12 @@ class CausalSelfAttention(nn.Module):
         """(B, T, C) -> (B, T, C); with `select` (flat indices into the B*T positions), the
         output at those positions only, (N, C): every position is still a key and value."""
         B, T, C = x.size()
-        hs = C // self.n_head
         mask, is_causal = masks.global_
         if isinstance(mask, Packed):
             return self.resid_dropout(linear(self.c_proj, _rows(self._packed(x, mask), select)))
         if isinstance(mask, DocMask):
             return self.resid_dropout(linear(self.c_proj, _rows(self._flex(x, mask), select)))
-        q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
-        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        q, k, v = self._heads(x)  # 3 x (B, nh, T, hs)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, nh, L, hs), L = past + T
         y = F.scaled_dot_product_attention(
@@ -413,16 +416,18 @@ class CausalSelfAttention(nn.Module):
         out[packed.index[packed.valid]] = y[packed.valid]
         return out.view(B, T, C)
 
+    def _heads(self, x):
+        """(B, T, C) -> q, k, v, each (B, nh, T, hs)."""
+        B, T, C = x.size()
+        q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
+        return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
     def _flex(self, x, doc: DocMask):
         """Attention inside each example of packed rows in place, through flex_attention
         and the forward's document-causal block mask (no dropout: `_attention_mask` picks
         the gather path when attention dropout is on)."""
         B, T, C = x.size()
-        hs = C // self.n_head
-        q, k, v = linear(self.c_attn, x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
-        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        q, k, v = self._heads(x)  # 3 x (B, nh, T, hs)
         y = _flex_attention(q, k, v, doc.block_mask)  # (B, nh, T, hs); padding rows: 0
         return y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
 
