@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -57,15 +56,10 @@ def mfu(flops_token: float, tokens_per_s: float, peak_flops: float) -> float:
 # -- the device -------------------------------------------------------------------------
 
 def cpu_name() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "CPU"
+    """The CPU's model name (one reader: workbench.device.cpu_model)."""
+    from ..device import cpu_model
+
+    return cpu_model()
 
 
 def device_name(device: str) -> str:
@@ -185,9 +179,10 @@ def measure_matmul_peak(device: str, dtype: str = "fp32", n: int | None = None,
 
 
 def _cache_file() -> Path:
-    root = os.environ.get("WORKBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "sft-workbench")
-    return Path(root) / "peaks.json"
+    """peaks.json beside the CPU measurements (workbench.device.cache_file's folder)."""
+    from ..device import cache_file
+
+    return cache_file().with_name("peaks.json")
 
 
 def device_peak(device: str, dtype: str = "fp32") -> tuple[float, str]:
