@@ -10,6 +10,11 @@ Contenders (each run in its own process, so its peak memory is its own):
   the model's forward and the loss under bf16 autocast, as a person adding autocast to that
   loop would (backward, clipping and AdamW outside it). Skipped
   with a message when ../shared/peers is absent (it is never a project dependency).
+* `trl`: ../shared/peers/trl_sft.py itself (TRL's SFTTrainer, `--trl-mode`, default
+  packing: its best mode on this CPU), run by $TRL_PYTHON (default .venv-peers/bin/python,
+  the peers' own environment). In bf16 the same script runs with `SFTConfig(bf16=True)`,
+  TRL's own switch (its default; autocast on the CPU too). Its MFU is not given: TRL's
+  flattened rows and chunked LM head do work this script cannot count from its report.
 * `packed`, `grouped`: `workbench.train.loop.run`, what `workbench train` runs, with the same
   hyperparameters (lr 5e-5 constant, no warmup, weight decay 0.1, clip 1.0, batch 8) and
   `dtype = fp32` or `bf16`.
@@ -62,6 +67,23 @@ def autocast(fn):
 
 GPT2LMHeadModel.forward = autocast(GPT2LMHeadModel.forward)
 F.cross_entropy = autocast(F.cross_entropy)
+path = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(path, run_name="__main__")
+"""
+
+# TRL's own bf16 switch: SFTConfig(bf16=True) whatever the peers' script passes (it pins False
+# for its fp32 comparison)
+_TRL_BF16_WRAPPER = """
+import runpy, sys
+import trl
+
+class SFTConfig(trl.SFTConfig):
+    def __init__(self, *a, **k):
+        k["bf16"] = True
+        super().__init__(*a, **k)
+
+trl.SFTConfig = SFTConfig
 path = sys.argv[1]
 sys.argv = sys.argv[1:]
 runpy.run_path(path, run_name="__main__")
@@ -137,26 +159,44 @@ def run_workbench(batcher: str, dtype: str, args) -> dict:
             "dtype_line": next((x.split(" ", 2)[2] for x in log.splitlines() if " dtype " in x), "")}
 
 
-def run_plain(dtype: str, args) -> dict:
+def trl_python() -> str | None:
+    """The Python that has TRL: $TRL_PYTHON, else the peers' venv (.venv-peers), else None."""
+    python = os.environ.get("TRL_PYTHON") or str(ROOT / ".venv-peers" / "bin" / "python")
+    if not Path(python).exists():
+        return None
+    ok = subprocess.run([python, "-c", "import trl"], capture_output=True)
+    return python if ok.returncode == 0 else None
+
+
+def run_peer(mode: str, dtype: str, args) -> dict:
+    """plain_loop.py (mode `plain`) or trl_sft.py (mode `trl`) of ../shared/peers."""
     shape = SHAPES[args.shape]
-    cmd = [str(PEERS / "plain_loop.py"), "--data", args.data, "--layers", str(shape["n_layer"]),
+    script = PEERS / ("plain_loop.py" if mode == "plain" else "trl_sft.py")
+    cmd = [str(script), "--data", args.data, "--layers", str(shape["n_layer"]),
            "--d-model", str(shape["n_embd"]), "--heads", str(shape["n_head"]), "--max-len", "512",
            "--batch-size", "8", "--threads", str(args.threads), "--seed", "0",
            "--steps", str(args.steps)]
-    cmd = [sys.executable] + (["-c", _AUTOCAST_WRAPPER] if dtype == "bf16" else []) + cmd
+    if mode == "trl":
+        python = trl_python()
+        cmd = [python] + (["-c", _TRL_BF16_WRAPPER] if dtype == "bf16" else []) + cmd
+        cmd += ["--mode", args.trl_mode]
+    else:
+        cmd = [sys.executable] + (["-c", _AUTOCAST_WRAPPER] if dtype == "bf16" else []) + cmd
     out = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
     if out.returncode:
-        raise RuntimeError(f"plain_loop.py failed: {out.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"{script.name} failed: {out.stderr.strip().splitlines()[-1:]}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     per = r["per_step"]
     w = args.warm
     seconds = sum(per["t_step"][w:])  # compute time of each step, as the workbench's
     real = sum(per["real"][w:])
     timed = [(8, p // 8, p // 8 * 8) for p in per["padded"][w:]]  # every position has logits
+    flops_per_s = (flops(timed, shape["n_layer"], shape["n_embd"], False) / seconds
+                   if mode == "plain" else None)
     return {"real_tok_s": real / seconds, "padding_efficiency": real / sum(per["padded"][w:]),
-            "flops_per_s": flops(timed, shape["n_layer"], shape["n_embd"], False) / seconds,
-            "steps": len(per["real"]) - w, "losses": per["loss"],
-            "peak_rss_mb": r["peak_rss_mb"], "optimizer": r["optimizer"]}
+            "flops_per_s": flops_per_s, "steps": len(per["real"]) - w, "losses": per["loss"],
+            "peak_rss_mb": r["peak_rss_mb"], "optimizer": r.get("optimizer"),
+            "bf16": r.get("trl_config", {}).get("bf16")}
 
 
 def _child_env() -> dict:
@@ -168,8 +208,8 @@ def _child_env() -> dict:
 
 def child(args) -> None:
     mode, dtype = args.child.split(":")
-    if mode == "plain":
-        out = run_plain(dtype, args)
+    if mode in ("plain", "trl"):
+        out = run_peer(mode, dtype, args)
     else:
         import resource
 
@@ -194,7 +234,9 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=2, help="first steps of each run not timed")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="4L/256")
-    ap.add_argument("--modes", default="plain,grouped,packed")
+    ap.add_argument("--modes", default="plain,trl,grouped,packed")
+    ap.add_argument("--trl-mode", default="packing", choices=["dynamic", "packing", "padding_free"],
+                    help="TRL's mode (packing: its fastest here)")
     ap.add_argument("--dtypes", default="fp32,bf16")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=str(SHARED / "data/rasbt-instruction-data/instruction-data.json"))
@@ -213,6 +255,10 @@ def main() -> int:
     if "plain" in modes and not (PEERS / "plain_loop.py").is_file():
         print(f"note: {PEERS / 'plain_loop.py'} is absent: the plain chapter-7 loop is skipped")
         modes.remove("plain")
+    if "trl" in modes and not ((PEERS / "trl_sft.py").is_file() and trl_python()):
+        print("note: TRL is skipped: it needs ../shared/peers/trl_sft.py and a Python with trl "
+              "($TRL_PYTHON, or .venv-peers as ../shared/peers/README.md sets it up)")
+        modes.remove("trl")
     if not Path(args.data).is_file():
         print(f"{args.data} is absent: nothing to train on")
         return 1
@@ -239,7 +285,7 @@ def main() -> int:
         for mode, dtype in contenders:
             cmd = [sys.executable, __file__, "--child", f"{mode}:{dtype}", "--steps", str(args.steps),
                    "--warm", str(args.warm), "--shape", args.shape, "--threads", str(args.threads),
-                   "--data", args.data, "--tokenizer", args.tokenizer]
+                   "--data", args.data, "--tokenizer", args.tokenizer, "--trl-mode", args.trl_mode]
             t0 = time.perf_counter()
             out = subprocess.run(cmd, capture_output=True, text=True, env=_child_env())
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -248,10 +294,13 @@ def main() -> int:
                 continue
             r = json.loads(line[7:])
             results[(mode, dtype)].append(r)
+            gfs = "-" if r["flops_per_s"] is None else f"{r['flops_per_s'] / 1e9:.1f}"
             print(f"  {mode:<8}{dtype:<5} {r['real_tok_s']:>8,.0f} real tok/s  "
-                  f"{r['flops_per_s'] / 1e9:>6.1f} GFLOP/s  loss {r['losses'][0]:.3f} -> "
+                  f"{gfs:>6} GFLOP/s  loss {r['losses'][0]:.3f} -> "
                   f"{r['losses'][-1]:.3f}  ({time.perf_counter() - t0:.0f} s)"
-                  + (f"  [{r['dtype_line']}]" if r.get("dtype_line") and rnd == 1 else ""),
+                  + (f"  [{r['dtype_line']}]" if r.get("dtype_line") and rnd == 1 else "")
+                  + (f"  [SFTConfig.bf16 = {r['bf16']}]" if r.get("bf16") is not None and rnd == 1
+                     else ""),
                   flush=True)
 
     best = {k: max(v) for k, v in peaks.items() if v}
@@ -259,17 +308,19 @@ def main() -> int:
           f"{_range(peaks['fp32'], '.0f')} GFLOP/s, bf16 {_range(peaks['bf16'], '.0f')} GFLOP/s; "
           f"MFU below is against the best of its dtype ({best.get('fp32', 0):.0f} / "
           f"{best.get('bf16', 0):.0f})")
-    print(f"\n{'contender':<18}{'real tok/s':>16}{'pad eff':>9}{'GFLOP/s':>14}{'MFU':>12}"
+    print(f"\n{'contender':<20}{'real tok/s':>16}{'pad eff':>9}{'GFLOP/s':>14}{'MFU':>12}"
           f"{'peak MB':>9}")
     for (mode, dtype), rs in results.items():
         if not rs:
             continue
-        name = f"{'plain ch7 (HF)' if mode == 'plain' else 'workbench ' + mode} {dtype}"
+        label = {"plain": "plain ch7 (HF)", "trl": f"TRL {args.trl_mode}"}.get(
+            mode, "workbench " + mode)
+        name = f"{label} {dtype}"
         tps = [r["real_tok_s"] for r in rs]
-        gf = [r["flops_per_s"] / 1e9 for r in rs]
+        gf = [r["flops_per_s"] / 1e9 for r in rs if r["flops_per_s"] is not None]
         mfu = [g / best[dtype] * 100 for g in gf]
-        print(f"{name:<18}{_range(tps, ',.0f'):>16}{rs[0]['padding_efficiency']:>9.3f}"
-              f"{_range(gf, '.1f'):>14}{_range(mfu, '.0f') + '%':>12}"
+        print(f"{name:<20}{_range(tps, ',.0f'):>16}{rs[0]['padding_efficiency']:>9.3f}"
+              f"{_range(gf, '.1f'):>14}{(_range(mfu, '.0f') + '%') if mfu else '-':>12}"
               f"{max(r['peak_rss_mb'] for r in rs):>9,.0f}")
 
     def ratio(a, b) -> str:
@@ -278,14 +329,15 @@ def main() -> int:
         return f"{_range(xs, '.2f')}x (median {statistics.median(xs):.2f})" if xs else "-"
 
     print("\nratios of real tokens/s, round by round:")
-    for mode in [m for m in modes if m != "plain"]:
+    peers = {"plain": "plain loop", "trl": f"TRL {args.trl_mode}"}
+    for mode in [m for m in modes if m not in peers]:
         print(f"  workbench {mode} bf16 / fp32: {ratio((mode, 'bf16'), (mode, 'fp32'))}")
-        for dtype in ("fp32", "bf16"):
-            if "plain" in modes:
-                print(f"  workbench {mode} / plain loop, both {dtype}: "
-                      f"{ratio((mode, dtype), ('plain', dtype))}")
-    if "plain" in modes:
-        print(f"  plain loop bf16 / fp32: {ratio(('plain', 'bf16'), ('plain', 'fp32'))}")
+        for peer in [p for p in peers if p in modes]:
+            for dtype in ("fp32", "bf16"):
+                print(f"  workbench {mode} / {peers[peer]}, both {dtype}: "
+                      f"{ratio((mode, dtype), (peer, dtype))}")
+    for peer in [p for p in peers if p in modes]:
+        print(f"  {peers[peer]} bf16 / fp32: {ratio((peer, 'bf16'), (peer, 'fp32'))}")
     print(f"load average after: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs; other processes "
           f"slow every contender, unevenly)")
     return 0

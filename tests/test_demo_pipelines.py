@@ -39,18 +39,23 @@ def run_seed(workdir: Path, seed: str, *extra: str) -> dict:
 
 def test_seed_000_balancing_and_ending_adherence(workdir):
     r = run_seed(workdir, "000")
-    assert set(r["models"]) == {"base", "imbalanced", "balanced"}
+    assert set(r["models"]) == {"base", "imbalanced", "balanced", "scratch imbalanced",
+                                "scratch balanced"}
     for summary in r["models"].values():
         ending = summary["ending"]
         assert ending["n"] == r["prompts"] and set(ending["confusion"]) <= {"happy", "sad"}
     balanced = r["data"]["balanced"]["data_report"]
     imbalanced = r["data"]["imbalanced"]["data_report"]
     assert balanced["trainable"] < imbalanced["trainable"]          # undersampled
-    assert (workdir / "sessions" / "demo-000-balanced" / "checkpoints").is_dir()
+    for name in ("balanced", "scratch-balanced", "scratch-imbalanced"):
+        assert (workdir / "sessions" / f"demo-000-{name}" / "checkpoints").is_dir()
+    scratch = r["data"]["scratch balanced"]["data_report"]
+    assert scratch["trainable"] == balanced["trainable"]  # the same balanced rows
+    assert r["scratch_model"]["n_embd"] == 128
     # the requests are about plots the training file never has
     assert r["held_out"]["plots"] == ["kite", "boat", "snow"]
     assert r["held_out"]["requests"]["happy"] == r["held_out"]["requests"]["sad"]
-    assert (workdir / "data" / "seed-000" / "train.txt").is_file()
+    assert (workdir / "data" / "seed-000" / "train-60k.txt").is_file()
 
 
 def test_seed_000_full_request_set_is_200_held_out_stories(tmp_path):
