@@ -12,8 +12,9 @@ Contenders (each run in its own process, so its peak memory is its own):
   with a message when ../shared/peers is absent (it is never a project dependency).
 * `trl`: ../shared/peers/trl_sft.py itself (TRL's SFTTrainer, `--trl-mode`, default
   padding_free: its best mode on this CPU; measured 2026-12-05, 4L/256, 5 steps, fp32:
-  padding_free 451 real tok/s, dynamic 312, packing 189 with an 8.5 GB peak), run by $TRL_PYTHON (default .venv-peers/bin/python,
-  the peers' own environment). In bf16 the same script runs with `SFTConfig(bf16=True)`,
+  padding_free 451 real tok/s, dynamic 312, packing 189 with an 8.5 GB peak), run by
+  $TRL_PYTHON (default .venv-peers/bin/python, the peers' own environment; the parent
+  resolves it once and its children inherit it). In bf16 the same script runs with `SFTConfig(bf16=True)`,
   TRL's own switch (its default; autocast on the CPU too). Its MFU is not given: TRL's
   flattened rows and chunked LM head do work this script cannot count from its report.
 * `packed`, `grouped`: `workbench.train.loop.run`, what `workbench train` runs, with the same
@@ -178,7 +179,7 @@ def run_peer(mode: str, dtype: str, args) -> dict:
            "--batch-size", "8", "--threads", str(args.threads), "--seed", "0",
            "--steps", str(args.steps)]
     if mode == "trl":
-        python = trl_python()
+        python = os.environ.get("TRL_PYTHON") or trl_python()  # the parent resolved it
         cmd = [python] + (["-c", _TRL_BF16_WRAPPER] if dtype == "bf16" else []) + cmd
         cmd += ["--mode", args.trl_mode]
     else:
@@ -257,10 +258,14 @@ def main() -> int:
     if "plain" in modes and not (PEERS / "plain_loop.py").is_file():
         print(f"note: {PEERS / 'plain_loop.py'} is absent: the plain chapter-7 loop is skipped")
         modes.remove("plain")
-    if "trl" in modes and not ((PEERS / "trl_sft.py").is_file() and trl_python()):
-        print("note: TRL is skipped: it needs ../shared/peers/trl_sft.py and a Python with trl "
-              "($TRL_PYTHON, or .venv-peers as ../shared/peers/README.md sets it up)")
-        modes.remove("trl")
+    if "trl" in modes:
+        python = trl_python() if (PEERS / "trl_sft.py").is_file() else None
+        if python:
+            os.environ["TRL_PYTHON"] = python  # checked once here; the children inherit it
+        else:
+            print("note: TRL is skipped: it needs ../shared/peers/trl_sft.py and a Python with "
+                  "trl ($TRL_PYTHON, or .venv-peers as ../shared/peers/README.md sets it up)")
+            modes.remove("trl")
     if not Path(args.data).is_file():
         print(f"{args.data} is absent: nothing to train on")
         return 1
