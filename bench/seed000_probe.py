@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -21,22 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workbench.demo.pipelines import Context, _diagnosed, _load  # noqa: E402
-from workbench.demo.stories import draft_story  # noqa: E402
-from workbench.demo.tinystories import split_plots_and_names  # noqa: E402
+from workbench.demo.tinystories import split_plots_and_names, story_requests  # noqa: E402
 from workbench.templates import get_template  # noqa: E402
-
-
-def requests(n: int, plots: tuple[str, ...], names: dict, seed: int = 7) -> list[dict]:
-    rng = random.Random(f"probe/{seed}")
-    out = []
-    for i in range(n):
-        d = draft_story(rng, "happy", plots[i % len(plots)])
-        hero = rng.choice(names[d.hero])
-        friend = rng.choice([x for x in names[d.friend] if x != hero])
-        summary = d.named(hero, friend).summary
-        out += [{"prompt": summary, "summary": summary, "ending": e, "plot": d.plot}
-                for e in ("happy", "sad")]
-    return out
 
 
 def main() -> int:
@@ -50,7 +35,7 @@ def main() -> int:
     for label, plots, names in (("training plots", train_plots, train_names),
                                 ("held-out", held_plots, held_names)):
         t = time.time()
-        s = _diagnosed(loaded, get_template("story"), requests(args.summaries, plots, names), 220)
+        s = _diagnosed(loaded, get_template("story"), story_requests(args.summaries, plots, names, "probe/7"), 220)
         print(f"{args.session} {label}: {json.dumps(s['ending']['confusion'])} "
               f"({time.time() - t:.0f} s)", flush=True)
     return 0

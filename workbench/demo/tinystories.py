@@ -226,7 +226,15 @@ def held_out_requests(n_summaries: int = 100, seed: int = 0) -> list[dict]:
     """Story requests about the held-out plots and characters: `n_summaries` fresh summaries,
     each asked for with a happy and with a sad ending (2 × n requests; prompts-file rows)."""
     _tp, _tn, plots, names = split_plots_and_names()
-    rng = random.Random(f"seed-000-requests/{seed}")
+    return story_requests(n_summaries, plots, names, f"seed-000-requests/{seed}")
+
+
+def story_requests(n_summaries: int, plots: tuple[str, ...], names: dict[str, tuple[str, ...]],
+                   stream: str) -> list[dict]:
+    """`n_summaries` fresh summaries about `plots` with characters from `names` (the plots in
+    turn), each asked for with a happy and with a sad ending; drawn from the random stream
+    named `stream`."""
+    rng = random.Random(stream)
     out = []
     for i in range(n_summaries):
         d = draft_story(rng, "happy", plots[i % len(plots)])
